@@ -1,0 +1,89 @@
+"""The ``counter`` command: ``counter serve`` runs the HTTP server (Hypercorn).
+
+Without a Redis URL, ``serve`` starts the embedded redis-server on a unix socket in
+the data directory, hands its URL to every worker, and stops it on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .embedded import EmbeddedRedis
+from .errors import ConfigError
+from .settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="counter", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"counter {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", help="bind address (COUNTER_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="TCP port (COUNTER_PORT, default 8080)")
+    serve.add_argument("--workers", type=int, help="worker processes (COUNTER_WORKERS, default 1)")
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        help="embedded Redis data directory (COUNTER_DATA_DIR, default ./counter-data)",
+    )
+    serve.add_argument(
+        "--redis-url", help="use this Redis instead of the embedded one (COUNTER_REDIS_URL)"
+    )
+    serve.add_argument("--prefix", help="Redis key prefix (COUNTER_PREFIX, default cnt:)")
+    serve.add_argument(
+        "--ttl-ms", type=int, help="idle lifetime of a counter in ms (COUNTER_TTL_MS)"
+    )
+    return parser
+
+
+def serve(settings: Settings) -> int:
+    """Run Hypercorn until SIGINT/SIGTERM; the embedded Redis (if any) outlives every worker."""
+    from hypercorn.config import Config
+    from hypercorn.run import run
+
+    embedded = None
+    if settings.redis_url is None:
+        embedded = EmbeddedRedis(settings.data_dir).start()
+        settings = settings.with_changes(redis_url=embedded.url)
+    try:
+        # Workers are fresh processes that import counter.asgi: settings travel as env.
+        os.environ.update(settings.to_env())
+        config = Config()
+        config.application_path = "counter.asgi:app"
+        config.bind = [f"{settings.host}:{settings.port}"]
+        config.workers = 0 if settings.workers == 1 else settings.workers  # 0: in this process
+        config.accesslog = None
+        config.graceful_timeout = 5
+        print(
+            f"counter {__version__} serving on http://{settings.host}:{settings.port} "
+            f"({settings.workers} worker(s), redis {settings.redis_url})",
+            file=sys.stderr,
+            flush=True,
+        )
+        return int(run(config) or 0)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    options = {k: v for k, v in vars(args).items() if k != "command"}
+    try:
+        settings = Settings.from_env(**options)
+        if args.command == "serve":
+            return serve(settings)
+    except ConfigError as error:
+        print(f"counter: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Every Redis key name the project uses, built in one place.
+
+Each counter's keys share the hash tag ``{ns/key}`` and each namespace's keys share
+``{ns}``, so every script touches one hash slot and runs unchanged on Redis Cluster.
+Names reach this module validated (see ``names.py``): a ``{`` or ``}`` in a name would
+move the slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key builder bound to one prefix (default ``cnt:``)."""
+
+    prefix: str = "cnt:"
+
+    def counter(self, namespace: str, key: str) -> str:
+        return f"{self.prefix}{{{namespace}/{key}}}"
+
+    def daily(self, namespace: str, key: str) -> str:
+        return f"{self.prefix}{{{namespace}/{key}}}:d"
+
+    def hourly(self, namespace: str, key: str, day: str) -> str:
+        return f"{self.prefix}{{{namespace}/{key}}}:h:{day}"
+
+    def namespace_index(self, namespace: str) -> str:
+        return f"{self.prefix}idx:{{{namespace}}}"
+
+    def hit_log(self, namespace: str) -> str:
+        return f"{self.prefix}log:{{{namespace}}}"
+
+    def hit_sequence(self, namespace: str) -> str:
+        return f"{self.prefix}seq:{{{namespace}}}"
+
+    def export(self, namespace: str, export_id: str) -> str:
+        return f"{self.prefix}exp:{{{namespace}}}:{export_id}"
+
+    def token(self, digest: str) -> str:
+        return f"{self.prefix}tok:{{{digest}}}"
+
+    def rate_limit(self, bucket: str) -> str:
+        return f"{self.prefix}rl:{{{bucket}}}"
+
+    def stats(self) -> str:
+        return f"{self.prefix}stats"

@@ -1,0 +1,87 @@
+"""What a running app holds: its settings, the Store, the stats, maybe an embedded Redis.
+
+Connecting is lazy and idempotent, so the app works both when its lifespan runs and
+when it is mounted inside a host app that never sends it lifespan events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from .embedded import EmbeddedRedis
+from .keys import Keys
+from .settings import Settings
+from .stats import StatsAggregator
+from .store import Store
+
+
+def connect(url: str) -> Redis:
+    """A client that never retries a command: a retried script could count twice.
+
+    Stale pooled connections are still replaced before a command is sent (redis-py
+    checks each connection as it leaves the pool), so a Redis restart costs nothing.
+    """
+    return Redis.from_url(
+        url,
+        retry=Retry(NoBackoff(), 0),
+        socket_connect_timeout=2,
+        socket_timeout=10,
+    )
+
+
+class Runtime:
+    """Lazily started engine state shared by every request of one app."""
+
+    def __init__(self, settings: Settings, *, redis: Redis | None = None) -> None:
+        self.settings = settings
+        self._redis = redis
+        self._store: Store | None = None
+        self._embedded: EmbeddedRedis | None = None
+        self._lock = asyncio.Lock()
+        self.stats = StatsAggregator(self.store, settings.stats_flush_ms)
+
+    async def store(self) -> Store:
+        """The Store, connecting (and starting the embedded Redis) on first use."""
+        if self._store is None:
+            async with self._lock:
+                if self._store is None:
+                    self._store = await self._open()
+                    self.stats.start()
+        return self._store
+
+    async def _open(self) -> Store:
+        redis = self._redis
+        if redis is None:
+            url = self.settings.redis_url
+            if url is None:
+                embedded = EmbeddedRedis(self.settings.data_dir)
+                await asyncio.to_thread(embedded.start)
+                self._embedded = embedded
+                url = embedded.url
+            redis = connect(url)
+        return Store(redis, keys=Keys(self.settings.prefix), ttl_ms=self.settings.ttl_ms)
+
+    async def close(self) -> None:
+        """Flush stats, close the client we opened, stop the Redis we started."""
+        if self._store is not None:
+            await self.stats.stop()  # its last flush still needs the open store
+            store, self._store = self._store, None
+            if self._redis is None:  # a client handed to us belongs to the caller
+                await store.close()
+        embedded, self._embedded = self._embedded, None
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Runtime]:
+        await self.store()
+        try:
+            yield self
+        finally:
+            await self.close()

@@ -1,0 +1,107 @@
+"""One frozen ``Settings`` object, read from ``COUNTER_*`` variables and CLI flags.
+
+Invalid values raise ``ConfigError`` with one line naming the variable, so a bad
+deployment fails at start-up rather than on the first request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+DEFAULT_TTL_MS = 15_778_800_000  # 182.625 days, CountAPI's six months
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything configurable; field ``name`` is read from ``COUNTER_NAME``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    data_dir: Path = Path("counter-data")
+    redis_url: str | None = None
+    prefix: str = "cnt:"
+    ttl_ms: int = DEFAULT_TTL_MS
+    stats_flush_ms: int = 1000
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.port <= 65535, "port", "must be between 1 and 65535", self.port)
+        _check(1 <= self.workers <= 64, "workers", "must be between 1 and 64", self.workers)
+        _check(self.ttl_ms > 0, "ttl_ms", "must be a positive number of milliseconds", self.ttl_ms)
+        _check(
+            0 < self.stats_flush_ms <= 1000,
+            "stats_flush_ms",
+            "must be between 1 and 1000",
+            self.stats_flush_ms,
+        )
+        _check(
+            "{" not in self.prefix and "}" not in self.prefix,
+            "prefix",
+            "must not contain { or } (it would change the Redis Cluster hash slot)",
+            self.prefix,
+        )
+        if self.redis_url is not None:
+            scheme = urlsplit(self.redis_url).scheme
+            _check(
+                scheme in {"redis", "rediss", "unix"},
+                "redis_url",
+                "must start with redis://, rediss:// or unix://",
+                self.redis_url,
+            )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read ``COUNTER_*`` variables; keyword overrides (CLI flags) win when not None."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = environ.get(f"COUNTER_{field.name.upper()}")
+            if raw is not None and raw != "":
+                values[field.name] = _convert(field.name, raw)
+        values.update({name: value for name, value in overrides.items() if value is not None})
+        return cls(**values)
+
+    def with_changes(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def to_env(self) -> dict[str, str]:
+        """The ``COUNTER_*`` variables that recreate these settings in a worker process."""
+        env = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if value is not None:
+                env[f"COUNTER_{field.name.upper()}"] = str(value)
+        return env
+
+
+def _check(ok: bool, name: str, rule: str, value: object) -> None:
+    if not ok:
+        raise ConfigError(f"COUNTER_{name.upper()} (--{name.replace('_', '-')}) {rule}, got {value!r}")
+
+
+def _integer(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"COUNTER_{name.upper()} must be an integer, got {raw!r}") from None
+
+
+_CONVERTERS: dict[str, Callable[[str, str], Any]] = {
+    "port": _integer,
+    "workers": _integer,
+    "ttl_ms": _integer,
+    "stats_flush_ms": _integer,
+    "data_dir": lambda _name, raw: Path(raw),
+}
+
+
+def _convert(name: str, raw: str) -> Any:
+    converter = _CONVERTERS.get(name)
+    return raw if converter is None else converter(name, raw)

@@ -1,0 +1,5 @@
+--[[ status: the first element of every script's reply. Mirrored by counter/scripts.py (Status).
+  Prepended first to every operation script; defines no KEYS or ARGV. ]]
+
+local INVALID = -1
+local OK, MISSING, OUT_OF_BOUNDS, OVERFLOW, EXISTS, RESET_DISABLED = 0, 1, 2, 3, 4, 5
