@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -21,18 +21,23 @@ from .stats import StatsAggregator
 from .store import Store
 
 
-def connect(url: str) -> Redis:
-    """A client that never retries a command: a retried script could count twice.
+def connect(url: str, *, max_connections: int = 64) -> Redis:
+    """A client with a bounded pool that never retries a command.
 
-    Stale pooled connections are still replaced before a command is sent (redis-py
-    checks each connection as it leaves the pool), so a Redis restart costs nothing.
+    Requests beyond ``max_connections`` wait for a free connection (up to 5 s) instead
+    of failing. No retries: a retried script could count twice. Stale pooled
+    connections are still replaced before a command is sent (redis-py checks each
+    connection as it leaves the pool), so a Redis restart costs no request.
     """
-    return Redis.from_url(
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=max_connections,
+        timeout=5,
         retry=Retry(NoBackoff(), 0),
         socket_connect_timeout=2,
         socket_timeout=10,
     )
+    return Redis.from_pool(pool)
 
 
 class Runtime:
@@ -64,7 +69,7 @@ class Runtime:
                 await asyncio.to_thread(embedded.start)
                 self._embedded = embedded
                 url = embedded.url
-            redis = connect(url)
+            redis = connect(url, max_connections=self.settings.redis_max_connections)
         return Store(redis, keys=Keys(self.settings.prefix), ttl_ms=self.settings.ttl_ms)
 
     async def close(self) -> None:

@@ -30,6 +30,7 @@ class Settings:
     prefix: str = "cnt:"
     ttl_ms: int = DEFAULT_TTL_MS
     stats_flush_ms: int = 1000
+    redis_max_connections: int = 64
 
     def __post_init__(self) -> None:
         _check(1 <= self.port <= 65535, "port", "must be between 1 and 65535", self.port)
@@ -40,6 +41,12 @@ class Settings:
             "stats_flush_ms",
             "must be between 1 and 1000",
             self.stats_flush_ms,
+        )
+        _check(
+            1 <= self.redis_max_connections <= 10_000,
+            "redis_max_connections",
+            "must be between 1 and 10000",
+            self.redis_max_connections,
         )
         _check(
             "{" not in self.prefix and "}" not in self.prefix,
@@ -98,6 +105,7 @@ _CONVERTERS: dict[str, Callable[[str, str], Any]] = {
     "workers": _integer,
     "ttl_ms": _integer,
     "stats_flush_ms": _integer,
+    "redis_max_connections": _integer,
     "data_dir": lambda _name, raw: Path(raw),
 }
 
