@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import orjson
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -22,7 +23,9 @@ from .runtime import Runtime
 from .settings import Settings
 
 
-def create_app(settings: Settings | None = None, *, redis: Redis | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, redis: Redis | RedisCluster | None = None
+) -> Starlette:
     """Build the counter ASGI app; with ``redis`` it uses that client instead of connecting."""
     runtime = Runtime(settings or Settings.from_env(), redis=redis)
     countapi = CountApi(runtime)

@@ -7,12 +7,14 @@ the data directory, hands its URL to every worker, and stops it on exit.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .cluster import check_cluster, connect_cluster
 from .embedded import EmbeddedRedis
 from .errors import ConfigError
 from .settings import Settings
@@ -35,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--redis-url", help="use this Redis instead of the embedded one (COUNTER_REDIS_URL)"
     )
+    serve.add_argument(
+        "--redis-cluster",
+        metavar="HOST:PORT,...",
+        help="use this Redis Cluster (startup nodes) instead (COUNTER_REDIS_CLUSTER)",
+    )
     serve.add_argument("--prefix", help="Redis key prefix (COUNTER_PREFIX, default cnt:)")
     serve.add_argument(
         "--ttl-ms", type=int, help="idle lifetime of a counter in ms (COUNTER_TTL_MS)"
@@ -48,7 +55,9 @@ def serve(settings: Settings) -> int:
     from hypercorn.run import run
 
     embedded = None
-    if settings.redis_url is None:
+    if settings.redis_cluster is not None:
+        asyncio.run(_check_cluster(settings))
+    elif settings.redis_url is None:
         embedded = EmbeddedRedis(settings.data_dir).start()
         settings = settings.with_changes(redis_url=embedded.url)
     try:
@@ -62,7 +71,7 @@ def serve(settings: Settings) -> int:
         config.graceful_timeout = 5
         print(
             f"counter {__version__} serving on http://{settings.host}:{settings.port} "
-            f"({settings.workers} worker(s), redis {settings.redis_url})",
+            f"({settings.workers} worker(s), redis {_redis_target(settings)})",
             file=sys.stderr,
             flush=True,
         )
@@ -70,6 +79,21 @@ def serve(settings: Settings) -> int:
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+async def _check_cluster(settings: Settings) -> None:
+    """Fail before any worker starts if the cluster cannot be used (ConfigError)."""
+    client = connect_cluster(settings.cluster_nodes, max_connections=1)
+    try:
+        await check_cluster(client, settings.redis_cluster or "")
+    finally:
+        await client.aclose()
+
+
+def _redis_target(settings: Settings) -> str:
+    if settings.redis_cluster is not None:
+        return f"cluster {settings.redis_cluster}"
+    return str(settings.redis_url)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,9 +11,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from .cluster import check_cluster, connect_cluster
 from .embedded import EmbeddedRedis
 from .keys import Keys
 from .settings import Settings
@@ -43,7 +45,7 @@ def connect(url: str, *, max_connections: int = 64) -> Redis:
 class Runtime:
     """Lazily started engine state shared by every request of one app."""
 
-    def __init__(self, settings: Settings, *, redis: Redis | None = None) -> None:
+    def __init__(self, settings: Settings, *, redis: Redis | RedisCluster | None = None) -> None:
         self.settings = settings
         self._redis = redis
         self._store: Store | None = None
@@ -62,6 +64,16 @@ class Runtime:
 
     async def _open(self) -> Store:
         redis = self._redis
+        if redis is None and self.settings.redis_cluster is not None:
+            cluster = connect_cluster(
+                self.settings.cluster_nodes, max_connections=self.settings.redis_max_connections
+            )
+            try:
+                await check_cluster(cluster, self.settings.redis_cluster)
+            except BaseException:
+                await cluster.aclose()
+                raise
+            redis = cluster
         if redis is None:
             url = self.settings.redis_url
             if url is None:

@@ -27,6 +27,7 @@ class Settings:
     workers: int = 1
     data_dir: Path = Path("counter-data")
     redis_url: str | None = None
+    redis_cluster: str | None = None  # "host:port,host:port": startup nodes of a Redis Cluster
     prefix: str = "cnt:"
     ttl_ms: int = DEFAULT_TTL_MS
     stats_flush_ms: int = 1000
@@ -62,6 +63,26 @@ class Settings:
                 "must start with redis://, rediss:// or unix://",
                 self.redis_url,
             )
+        if self.redis_cluster is not None:
+            _check(
+                self.redis_url is None,
+                "redis_cluster",
+                "cannot be combined with COUNTER_REDIS_URL (--redis-url)",
+                self.redis_cluster,
+            )
+            _check(
+                _parse_nodes(self.redis_cluster) is not None,
+                "redis_cluster",
+                "must list host:port[,host:port...] with ports between 1 and 65535",
+                self.redis_cluster,
+            )
+
+    @property
+    def cluster_nodes(self) -> list[tuple[str, int]]:
+        """The startup nodes of ``redis_cluster`` (empty when not on a cluster)."""
+        if self.redis_cluster is None:
+            return []
+        return _parse_nodes(self.redis_cluster) or []
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -91,6 +112,17 @@ class Settings:
 def _check(ok: bool, name: str, rule: str, value: object) -> None:
     if not ok:
         raise ConfigError(f"COUNTER_{name.upper()} (--{name.replace('_', '-')}) {rule}, got {value!r}")
+
+
+def _parse_nodes(text: str) -> list[tuple[str, int]] | None:
+    """``host:port,host:port`` as pairs, or None when any entry is malformed."""
+    nodes = []
+    for entry in text.split(","):
+        host, colon, port = entry.strip().rpartition(":")
+        if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            return None
+        nodes.append((host.strip("[]"), int(port)))  # [::1]:7000 is an IPv6 node
+    return nodes
 
 
 def _integer(name: str, raw: str) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 
 from . import scripts
@@ -60,14 +61,26 @@ class HitResult:
     created: bool
 
 
+# Outages, including a cluster that is re-electing a primary or resharding a slot.
+_UNAVAILABLE = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    OSError,
+    redis_errors.ClusterDownError,
+    redis_errors.TryAgainError,
+    redis_errors.MasterDownError,
+    redis_errors.SlotNotCoveredError,
+)
+
+
 @asynccontextmanager
 async def _driver_errors() -> AsyncIterator[None]:
     """Translate redis-py exceptions into the engine's own."""
     try:
         yield
-    except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as error:
+    except _UNAVAILABLE as error:
         raise StoreUnavailable("the counter store (Redis) is unavailable") from error
-    except redis_errors.RedisError as error:
+    except (redis_errors.RedisError, redis_errors.RedisClusterException) as error:
         raise StoreError("unexpected reply from the counter store") from error
 
 
@@ -76,7 +89,7 @@ class Store:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: Redis | RedisCluster,
         *,
         keys: Keys | None = None,
         ttl_ms: int = DEFAULT_TTL_MS,

