@@ -110,7 +110,9 @@ def test_second_server_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
         server.stop()
 
 
-def run_cli(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "counter.cli", *args],
         cwd=cwd,

@@ -32,9 +32,12 @@ async def test_mounted_with_the_hosts_lifespan(settings: Settings, redis: Redis)
         routes=[Route("/", host_home), Mount("/counter", app=counter_app)],
         lifespan=host_lifespan,
     )
-    async with host.router.lifespan_context(host), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=host), base_url="http://host"
-    ) as client:
+    async with (
+        host.router.lifespan_context(host),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=host), base_url="http://host"
+        ) as client,
+    ):
         assert (await client.get("/")).text == "host"
         hit = await client.get("/counter/hit/embedded-key")
         assert (hit.status_code, hit.json()) == (200, {"value": 1})
@@ -56,9 +59,12 @@ async def test_mounted_without_lifespan_connects_lazily(settings: Settings, redi
     """
     counter_app = counter.create_app(settings)
     host = Starlette(routes=[Mount("/c", app=counter_app)])
-    async with host.router.lifespan_context(host), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=host), base_url="http://host"
-    ) as client:
+    async with (
+        host.router.lifespan_context(host),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=host), base_url="http://host"
+        ) as client,
+    ):
         assert (await client.get("/c/hit/lazy-key")).json() == {"value": 1}
         assert (await client.get("/c/stats")).json()["requests"] == 2
     assert await redis.hget(f"{settings.prefix}{{default/lazy-key}}", "value") == b"1"
@@ -67,8 +73,11 @@ async def test_mounted_without_lifespan_connects_lazily(settings: Settings, redi
 
 async def test_create_app_uses_a_client_handed_to_it(settings: Settings, redis: Redis) -> None:
     counter_app = counter.create_app(settings.with_changes(redis_url=None), redis=redis)
-    async with counter.lifespan(counter_app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=counter_app), base_url="http://c"
-    ) as client:
+    async with (
+        counter.lifespan(counter_app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=counter_app), base_url="http://c"
+        ) as client,
+    ):
         assert (await client.get("/hit/given-client")).json() == {"value": 1}
     assert await redis.ping()  # the caller's client is still open after the app closed

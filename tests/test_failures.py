@@ -27,9 +27,10 @@ async def own_redis(tmp_path: Path) -> AsyncIterator[RedisProcess]:
 
 async def test_unreachable_redis_is_503_json_then_recovers(own_redis: RedisProcess) -> None:
     app = create_app(Settings(redis_url=own_redis.url, prefix="fail:"))
-    async with lifespan(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as client:
+    async with (
+        lifespan(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
         assert (await client.get("/hit/survivor")).json() == {"value": 1}
 
         own_redis.stop()
@@ -50,9 +51,10 @@ async def test_unreachable_redis_is_503_json_then_recovers(own_redis: RedisProce
 
 async def test_stats_survive_an_outage(own_redis: RedisProcess) -> None:
     app = create_app(Settings(redis_url=own_redis.url, prefix="fail:"))
-    async with lifespan(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as client:
+    async with (
+        lifespan(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
         await client.get("/hit/one-key")
         own_redis.stop()
         await client.get("/hit/one-key")  # 503, still a request
