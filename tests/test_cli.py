@@ -40,7 +40,7 @@ def embedded_serve(tmp_path: Path, *args: str) -> ServeProcess:
     return ServeProcess(["--data-dir", str(tmp_path / "data"), *args], env, tmp_path)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_serve_on_embedded_redis_stops_cleanly_and_keeps_data(tmp_path: Path, sig: int) -> None:
     data_dir = tmp_path / "data"
     server = embedded_serve(tmp_path).start()
