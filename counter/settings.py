@@ -111,7 +111,9 @@ class Settings:
 
 def _check(ok: bool, name: str, rule: str, value: object) -> None:
     if not ok:
-        raise ConfigError(f"COUNTER_{name.upper()} (--{name.replace('_', '-')}) {rule}, got {value!r}")
+        raise ConfigError(
+            f"COUNTER_{name.upper()} (--{name.replace('_', '-')}) {rule}, got {value!r}"
+        )
 
 
 def _parse_nodes(text: str) -> list[tuple[str, int]] | None:

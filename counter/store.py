@@ -125,7 +125,13 @@ class Store:
             self.keys.daily(namespace, key),
             self.keys.hourly(namespace, key, day),
         ]
-        return keys, [now, self.ttl_ms, day, f"{stamp.tm_hour:02d}", day_start + HOURLY_RETENTION_MS]
+        return keys, [
+            now,
+            self.ttl_ms,
+            day,
+            f"{stamp.tm_hour:02d}",
+            day_start + HOURLY_RETENTION_MS,
+        ]
 
     async def create(
         self,
@@ -225,11 +231,10 @@ class Store:
         """Fold one process's stats deltas into the shared hash in one round trip."""
         if not deltas:
             return
-        async with _driver_errors():
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for field, amount in deltas.items():
-                    pipe.hincrby(self.keys.stats(), field, amount)
-                await pipe.execute()
+        async with _driver_errors(), self.redis.pipeline(transaction=False) as pipe:
+            for field, amount in deltas.items():
+                pipe.hincrby(self.keys.stats(), field, amount)
+            await pipe.execute()
 
     async def read_stats(self) -> dict[str, int]:
         async with _driver_errors():
