@@ -65,11 +65,11 @@ class Backend:
     def settings(self, **fields: Any) -> Settings:
         return Settings(redis_url=self.url, redis_cluster=self.cluster, **fields)
 
-    def env(self) -> dict[str, str]:
-        """What ``counter serve`` needs in its environment to use this Redis."""
+    def serve_args(self) -> list[str]:
+        """The ``counter serve`` flags that point it at this Redis."""
         if self.cluster is not None:
-            return {"COUNTER_REDIS_CLUSTER": self.cluster}
-        return {"COUNTER_REDIS_URL": self.url or ""}
+            return ["--redis-cluster", self.cluster]
+        return ["--redis-url", self.address]
 
     def connect(self) -> Redis | RedisCluster:
         """A client the way the app builds one."""

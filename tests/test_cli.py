@@ -14,6 +14,7 @@ import pytest
 
 from counter.embedded import answers_ping, socket_path
 
+from .conftest import Backend
 from .servers import ServeProcess, wait_for
 
 pytestmark = pytest.mark.slow
@@ -90,8 +91,8 @@ def test_several_workers_share_one_embedded_redis(tmp_path: Path) -> None:
     assert redis_servers_for(data_dir) == []
 
 
-def test_serve_with_redis_url(tmp_path: Path, redis_url: str, prefix: str) -> None:
-    server = ServeProcess(["--redis-url", redis_url, "--prefix", prefix], {}, tmp_path).start()
+def test_serve_with_external_redis(tmp_path: Path, backend: Backend, prefix: str) -> None:
+    server = ServeProcess([*backend.serve_args(), "--prefix", prefix], {}, tmp_path).start()
     try:
         assert httpx.get(f"{server.base_url}/hit/external").json() == {"value": 1}
     finally:

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from .conftest import Backend
 from .servers import ServeProcess
 
 pytestmark = pytest.mark.slow
@@ -36,8 +37,8 @@ CLIENT_SUITE_KEYS = [
 
 
 @pytest.fixture
-def server(tmp_path: Path, redis_url: str, prefix: str, redis: Redis) -> Iterator[ServeProcess]:
-    process = ServeProcess(["--redis-url", redis_url, "--prefix", prefix], {}, tmp_path).start()
+def server(tmp_path: Path, backend: Backend, prefix: str, redis: Redis) -> Iterator[ServeProcess]:
+    process = ServeProcess([*backend.serve_args(), "--prefix", prefix], {}, tmp_path).start()
     yield process
     process.stop()
 
