@@ -228,4 +228,5 @@ _CLUSTER_OPTIONS = (
     "--cluster-enabled", "yes",
     "--cluster-config-file", "nodes.conf",
     "--cluster-node-timeout", "5000",
+    "--appendonly", "yes",  # a restarted node keeps its data, as in production
 )  # fmt: skip

@@ -1,0 +1,262 @@
+"""What only a Redis Cluster can show: slots, per-node script caches, node restarts, stats.
+
+The whole suite already runs on the cluster backend; these tests go where the other
+backends cannot (a node of their own to flush or restart, keys placed on each primary)
+and check the slot discipline on every backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.crc import key_slot
+from starlette.applications import Starlette
+
+from counter import Settings, Store, StoreError, create_app, lifespan
+from counter.cluster import FreshConnection, connect_cluster
+from counter.keys import Keys
+from counter.scripts import operation_names
+
+from .conftest import delete_prefix
+from .servers import RedisClusterProcesses, RedisProcess, free_port
+from .test_cli import run_cli
+
+Calls = list[tuple[str, list[str]]]
+
+
+@pytest.fixture
+def recorded_evals(monkeypatch: pytest.MonkeyPatch) -> Calls:
+    """Every script call of every Store, as (script, keys), taken at ``Store._eval``."""
+    calls: Calls = []
+    original = Store._eval
+
+    async def recording(self: Store, name: str, keys: list[str], args: list[str | int]) -> object:
+        calls.append((name, list(keys)))
+        return await original(self, name, keys, args)
+
+    monkeypatch.setattr(Store, "_eval", recording)
+    return calls
+
+
+async def test_every_script_call_from_every_route_stays_in_one_slot(
+    recorded_evals: Calls, client: httpx.AsyncClient
+) -> None:
+    requests = [
+        "/create?namespace=slots.site&key=page&enable_reset=1&update_upperbound=9",
+        "/create",  # a UUID key in the default namespace
+        "/hit/slots.site/page",
+        "/hit/slots.site/new-page",  # creates on hit
+        "/hit/lonely-page",
+        "/update/slots.site/page?amount=3",
+        "/set/slots.site/page?value=7",
+        "/info/slots.site/page",
+        "/get/slots.site/page",
+        "/stats",
+    ]
+    for url in requests:
+        response = await client.get(url)
+        assert response.status_code == 200, (url, response.text)
+    assert {name for name, _ in recorded_evals} == set(operation_names())
+    for name, keys in recorded_evals:
+        assert len({key_slot(key.encode()) for key in keys}) == 1, (name, keys)
+
+
+# --- cluster only ------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def cluster(redis_cluster: RedisClusterProcesses, prefix: str) -> AsyncIterator[RedisCluster]:
+    """A client on the session's cluster; this test's keys are deleted on every primary."""
+    client = connect_cluster([("127.0.0.1", node.port) for node in redis_cluster.nodes])
+    yield client
+    await delete_prefix(client, prefix)
+    await client.aclose()
+
+
+@pytest.fixture
+def cluster_settings(redis_cluster: RedisClusterProcesses, prefix: str, tmp_path: Path) -> Settings:
+    return Settings(redis_cluster=redis_cluster.startup_nodes, prefix=prefix, data_dir=tmp_path)
+
+
+async def http_clients(
+    stack: AsyncExitStack, settings: Settings, count: int
+) -> list[httpx.AsyncClient]:
+    """``count`` independent app instances on one cluster, like N servers behind a balancer."""
+    clients = []
+    for _ in range(count):
+        app: Starlette = create_app(settings)
+        await stack.enter_async_context(lifespan(app))
+        transport = httpx.ASGITransport(app=app)
+        clients.append(
+            await stack.enter_async_context(
+                httpx.AsyncClient(transport=transport, base_url="http://counter.test")
+            )
+        )
+    return clients
+
+
+def key_per_primary(cluster: RedisCluster, keys: Keys, namespace: str) -> dict[str, str]:
+    """One counter name per primary (node name -> key), found by hashing candidate names."""
+    chosen: dict[str, str] = {}
+    for number in range(1000):
+        name = f"page-{number}"
+        node = cluster.get_node_from_key(keys.counter(namespace, name))
+        chosen.setdefault(node.name, name)
+        if len(chosen) == len(cluster.get_primaries()):
+            return chosen
+    raise AssertionError("could not place a counter on every primary")
+
+
+async def test_stats_add_up_across_primaries_and_app_instances(
+    cluster: RedisCluster, cluster_settings: Settings
+) -> None:
+    await cluster.initialize()
+    keys = Keys(cluster_settings.prefix)
+    placed = key_per_primary(cluster, keys, "spread")
+    assert len(placed) == 3
+    async with AsyncExitStack() as stack:
+        first, second = await http_clients(stack, cluster_settings, 2)
+        for name in placed.values():
+            assert (await first.get(f"/hit/spread/{name}")).status_code == 200
+            assert (await second.get(f"/hit/spread/{name}")).json() == {"value": 2}
+        await second.get("/stats")  # flushes the second instance's share
+        totals = (await first.get("/stats")).json()
+    # 3 counters created and 6 hits on 3 primaries; 3 hits and 1 /stats per instance
+    assert (totals["keys_created"], totals["keys_updated"]) == (3, 6)
+    assert totals["requests"] == 2 * (3 + 1)
+    for node_name, name in placed.items():
+        node = cluster.get_node(node_name=node_name)
+        value = await cluster.hget(keys.counter("spread", name), "value")
+        assert value == b"2"
+        assert cluster.get_node_from_key(keys.counter("spread", name)) == node
+
+
+async def test_script_reloads_after_script_flush_on_the_owning_node(
+    cluster: RedisCluster, cluster_settings: Settings
+) -> None:
+    keys = Keys(cluster_settings.prefix)
+    async with AsyncExitStack() as stack:
+        (client,) = await http_clients(stack, cluster_settings, 1)
+        assert (await client.get("/hit/flushed/page")).json() == {"value": 1}
+        runtime = client._transport.app.state.counter_runtime  # type: ignore[attr-defined]
+        store: Store = await runtime.store()
+        sha = store._scripts["hit"][1].sha
+        await cluster.initialize()
+        owner = cluster.get_node_from_key(keys.counter("flushed", "page"))
+        await owner.execute_command("SCRIPT", "FLUSH")
+        assert await scripts_exist(owner, sha) == [False]
+        # the first call after the flush gets NOSCRIPT from that node and reloads there
+        assert (await client.get("/hit/flushed/page")).json() == {"value": 2}
+        assert await scripts_exist(owner, sha) == [True]
+
+
+async def scripts_exist(node: ClusterNode, *shas: str) -> list[bool]:
+    return [bool(found) for found in await node.execute_command("SCRIPT", "EXISTS", *shas)]
+
+
+async def test_a_restarted_node_is_used_again_by_the_next_requests(
+    cluster: RedisCluster, cluster_settings: Settings, redis_cluster: RedisClusterProcesses
+) -> None:
+    await cluster.initialize()
+    keys = Keys(cluster_settings.prefix)
+    placed = key_per_primary(cluster, keys, "restart")
+    # Not the stats key's node: its periodic flush would meet the dead connections first.
+    stats_node = cluster.get_node_from_key(keys.stats()).name
+    victim_name = next(name for name in sorted(placed) if name != stats_node)
+    victim = next(n for n in redis_cluster.nodes if f"127.0.0.1:{n.port}" == victim_name)
+    first_then_others = [placed[victim_name], *(k for n, k in placed.items() if n != victim_name)]
+    async with AsyncExitStack() as stack:
+        (client,) = await http_clients(stack, cluster_settings, 1)
+        for name in first_then_others:
+            assert (await client.get(f"/hit/restart/{name}")).json() == {"value": 1}
+        # The app's event loop keeps running meanwhile, as it would in production.
+        await asyncio.to_thread(redis_cluster.restart, victim)
+        # Every pooled connection to that node is dead and its script cache is empty;
+        # AOF kept the data. The very next request goes there; none may fail, and no hit
+        # may be lost or doubled.
+        for name in first_then_others:
+            response = await client.get(f"/hit/restart/{name}")
+            assert (response.status_code, response.json()) == (200, {"value": 2}), name
+        store: Store = await client._transport.app.state.counter_runtime.store()  # type: ignore[attr-defined]
+        connections = [c for node in store.redis.get_nodes() for c in node._connections]  # type: ignore[union-attr]
+        assert connections and all(isinstance(c, FreshConnection) for c in connections)
+
+
+async def test_a_cross_slot_script_call_is_refused_before_it_is_sent(
+    cluster: RedisCluster, prefix: str
+) -> None:
+    store = Store(cluster, keys=Keys(prefix))
+    keys = [f"{prefix}{{a/b}}", f"{prefix}{{c/d}}:d", f"{prefix}{{a/b}}:h:20260101"]
+    assert key_slot(keys[0].encode()) != key_slot(keys[1].encode())
+    with pytest.raises(StoreError):
+        await store._eval("hit", keys, [1, 1, "20260101", "00", 1])
+    assert [k async for k in cluster.scan_iter(match=f"{prefix}*")] == []
+
+
+async def test_startup_nodes_lead_to_the_whole_cluster(
+    redis_cluster: RedisClusterProcesses, prefix: str
+) -> None:
+    first = redis_cluster.nodes[0]
+    client = connect_cluster([("127.0.0.1", first.port)])
+    try:
+        await client.initialize()
+        assert {node.port for node in client.get_primaries()} == {
+            node.port for node in redis_cluster.nodes
+        }
+        assert isinstance(client.get_default_node(), ClusterNode)
+    finally:
+        await client.aclose()
+
+
+# --- configuration ------------------------------------------------------------------------
+
+
+def test_cluster_settings_parse_and_travel_to_workers() -> None:
+    settings = Settings.from_env(
+        {"COUNTER_REDIS_CLUSTER": "10.0.0.1:7000, redis-b:7001,[::1]:7002"}
+    )
+    assert settings.cluster_nodes == [("10.0.0.1", 7000), ("redis-b", 7001), ("::1", 7002)]
+    assert Settings.from_env(settings.to_env()) == settings
+    assert Settings().cluster_nodes == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--redis-cluster", "redis-a"], "must list host:port[,host:port...]"),
+        (["--redis-cluster", "a:1,b:"], "must list host:port[,host:port...]"),
+        (["--redis-cluster", "a:99999"], "must list host:port[,host:port...]"),
+        (["--redis-cluster", "a:1", "--redis-url", "redis://a"], "cannot be combined with"),
+    ],
+)
+def test_malformed_cluster_configuration_is_one_line(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = run_cli(tmp_path, "serve", *args)
+    assert_one_line_error(result, f"COUNTER_REDIS_CLUSTER (--redis-cluster) {message}")
+
+
+def test_unreachable_cluster_fails_at_start_with_one_line(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "serve", "--redis-cluster", f"127.0.0.1:{free_port()}")
+    assert_one_line_error(result, "no usable cluster")
+
+
+def test_a_standalone_redis_is_not_taken_for_a_cluster(
+    tmp_path: Path, embedded_redis: RedisProcess
+) -> None:
+    result = run_cli(tmp_path, "serve", "--redis-cluster", f"127.0.0.1:{embedded_redis.port}")
+    assert_one_line_error(result, "no usable cluster")
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], message: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("counter: error: ") and message in lines[0], lines[0]
