@@ -33,10 +33,20 @@ end
 def wrk(base_url: str, script: Path, seconds: int, connections: int) -> tuple[float, str]:
     """Requests per second and the median latency wrk reports."""
     output = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
-         base_url],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            base_url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     if "Non-2xx" in output or "Socket errors" in output:
         raise RuntimeError(f"errors during the run:\n{output}")
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
@@ -66,25 +76,32 @@ def main() -> None:
             wrk(server.base_url, script, 2, options.connections)
         for _ in range(options.rounds):
             for name, server in servers.items():
-                results[name].append(wrk(server.base_url, script, options.seconds,
-                                         options.connections))  # fmt: skip
+                results[name].append(
+                    wrk(server.base_url, script, options.seconds, options.connections)
+                )
     finally:
         for server in servers.values():
             server.stop()
         cluster.stop()
         single.stop()
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()  # fmt: skip
-    redis_version = subprocess.run([str(redis_server_binary()), "--version"], capture_output=True,
-                                   text=True).stdout.split()[2]  # fmt: skip
-    print(f"commit {commit}, Python {platform.python_version()}, redis-server {redis_version}, "
-          f"{options.rounds} rounds x {options.seconds}s, wrk -t1 -c{options.connections}")  # fmt: skip
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    redis_version = subprocess.run(
+        [str(redis_server_binary()), "--version"], capture_output=True, text=True
+    ).stdout.split()[2]
+    print(
+        f"commit {commit}, Python {platform.python_version()}, redis-server {redis_version}, "
+        f"{options.rounds} rounds x {options.seconds}s, wrk -t1 -c{options.connections}"
+    )
     for name, runs in results.items():
         rates = [rate for rate, _ in runs]
-        print(f"{name:8} median {statistics.median(rates):8.0f} req/s  "
-              f"(runs: {', '.join(f'{r:.0f}' for r in rates)}; p50 latency "
-              f"{', '.join(p50 for _, p50 in runs)})")  # fmt: skip
+        print(
+            f"{name:8} median {statistics.median(rates):8.0f} req/s  "
+            f"(runs: {', '.join(f'{r:.0f}' for r in rates)}; p50 latency "
+            f"{', '.join(p50 for _, p50 in runs)})"
+        )
 
 
 if __name__ == "__main__":
