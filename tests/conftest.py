@@ -35,12 +35,15 @@ ALL_BACKENDS = ("embedded", "cluster", "url")
 
 
 def _backends() -> list[str]:
-    chosen = os.environ.get("COUNTER_TEST_BACKENDS", ",".join(ALL_BACKENDS)).split(",")
+    requested = os.environ.get("COUNTER_TEST_BACKENDS")
+    chosen = requested.split(",") if requested else list(ALL_BACKENDS)
     unknown = set(chosen) - set(ALL_BACKENDS)
     if unknown:
         raise pytest.UsageError(f"COUNTER_TEST_BACKENDS: unknown backend(s) {sorted(unknown)}")
-    if not os.environ.get("COUNTER_TEST_REDIS_URL"):
-        chosen = [name for name in chosen if name != "url"]
+    if "url" in chosen and not os.environ.get("COUNTER_TEST_REDIS_URL"):
+        if requested:  # asked for by name: a missing URL must not shrink the run quietly
+            raise pytest.UsageError("COUNTER_TEST_BACKENDS names url: set COUNTER_TEST_REDIS_URL")
+        chosen.remove("url")
     return [name for name in ALL_BACKENDS if name in chosen]
 
 
