@@ -94,9 +94,16 @@ class BoundedRedisCluster(RedisCluster):
         finally:
             self._in_flight.release()
 
+    async def aclose(self) -> None:
+        await super().aclose()
+        # redis-py skips closing once a connection error has marked the topology for a
+        # refresh, which would leave every node's connections open: close them regardless.
+        await self.nodes_manager.aclose()
+        await self.nodes_manager.aclose("startup_nodes")
+
 
 def connect_cluster(
-    nodes: Sequence[tuple[str, int]], *, max_connections: int = 64
+    nodes: Sequence[tuple[str, int]], *, max_connections: int = 64, socket_timeout: float = 10
 ) -> BoundedRedisCluster:
     """A cluster client from startup nodes; the rest of the topology is discovered."""
     if not nodes:
@@ -106,7 +113,7 @@ def connect_cluster(
         max_connections=max_connections,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), ROUTING_RETRIES),
         socket_connect_timeout=2,
-        socket_timeout=10,
+        socket_timeout=socket_timeout,
     )
     # The async RedisCluster takes no connection_class argument. Its connection kwargs are
     # the dict its NodesManager builds every discovered node from, so setting the class

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis import exceptions as redis_errors
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
 from starlette.applications import Starlette
 
 from counter import Settings, Store, StoreError, create_app, lifespan
-from counter.cluster import FreshConnection, connect_cluster
+from counter.cluster import FreshConnection, ReplyLost, connect_cluster
 from counter.keys import Keys
 from counter.scripts import operation_names
 
@@ -187,6 +188,36 @@ async def test_a_restarted_node_is_used_again_by_the_next_requests(
         store: Store = await client._transport.app.state.counter_runtime.store()  # type: ignore[attr-defined]
         connections = [c for node in store.redis.get_nodes() for c in node._connections]  # type: ignore[union-attr]
         assert connections and all(isinstance(c, FreshConnection) for c in connections)
+
+
+# INCR, then keep the node busy past the client's read timeout.
+INCR_THEN_STALL = """
+redis.call('INCR', KEYS[1])
+local start = redis.call('TIME')
+repeat
+  local now = redis.call('TIME')
+until (now[1] - start[1]) * 1000000 + (now[2] - start[2]) > tonumber(ARGV[1])
+return 1
+"""
+
+
+async def test_a_script_whose_reply_is_lost_is_not_sent_again(
+    redis_cluster: RedisClusterProcesses, cluster: RedisCluster, prefix: str
+) -> None:
+    impatient = connect_cluster(
+        [("127.0.0.1", node.port) for node in redis_cluster.nodes], socket_timeout=0.1
+    )
+    key = f"{prefix}{{lost}}"
+    try:
+        script = impatient.register_script(INCR_THEN_STALL)
+        await script(keys=[key], args=[0])
+        with pytest.raises(redis_errors.RedisError) as lost:  # the script ran, its reply timed out
+            await script(keys=[key], args=[300_000])
+        # This read waits for the stalled script; a resent call would be queued before it.
+        assert await cluster.get(key) == b"2"
+        assert isinstance(lost.value, ReplyLost)  # hence a 503 from the Store, never a resend
+    finally:
+        await impatient.aclose()
 
 
 async def test_a_cross_slot_script_call_is_refused_before_it_is_sent(
