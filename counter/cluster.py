@@ -21,19 +21,22 @@ from redis import exceptions as redis_errors
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import NoBackoff
 
 from .errors import ConfigError
 
-# Enough attempts to ride out a failover's re-election without hanging a request for long.
+# Attempts to reach a slot's owner after a refused connection or CLUSTERDOWN (each one
+# refreshes the topology first); MOVED and ASK redirections are followed on top of these.
 ROUTING_RETRIES = 3
 
 
 class ReplyLost(redis_errors.ConnectionError):
     """The connection failed after the command was sent: it may have run.
 
-    A subclass so the cluster client (which retries only the exact types it lists)
-    never resends it, while every ``except ConnectionError`` still treats it as an outage.
+    A subclass so the cluster client's ``execute_command`` (which retries only the exact
+    types it lists) never resends it, while every ``except ConnectionError`` still treats
+    it as an outage. Cluster *pipelines* retry subclasses too, so the Store sends scripts
+    as single commands, never through a cluster pipeline.
     """
 
 
@@ -111,7 +114,7 @@ def connect_cluster(
     client = BoundedRedisCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in nodes],
         max_connections=max_connections,
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), ROUTING_RETRIES),
+        retry=Retry(NoBackoff(), ROUTING_RETRIES),
         socket_connect_timeout=2,
         socket_timeout=socket_timeout,
     )
