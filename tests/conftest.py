@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
 from starlette.applications import Starlette
 
 from counter import Settings, Store, create_app, lifespan
@@ -68,6 +69,12 @@ class Backend:
     def settings(self, **fields: Any) -> Settings:
         return Settings(redis_url=self.url, redis_cluster=self.cluster, **fields)
 
+    def env(self) -> dict[str, str]:
+        """The ``COUNTER_*`` variables that point ``counter serve`` at this Redis."""
+        if self.cluster is not None:
+            return {"COUNTER_REDIS_URL": "", "COUNTER_REDIS_CLUSTER": self.cluster}
+        return {"COUNTER_REDIS_URL": self.address, "COUNTER_REDIS_CLUSTER": ""}
+
     def serve_args(self) -> list[str]:
         """The ``counter serve`` flags that point it at this Redis."""
         if self.cluster is not None:
@@ -112,6 +119,26 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 def redis_url(backend: Backend) -> str:
     """The backend's address: a redis:// URL, or ``host:port,...`` for the cluster."""
     return backend.address
+
+
+@pytest.fixture(autouse=True)
+def cross_slot_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, list[str]]]]:
+    """Every script call in every test, on every backend, must keep its keys in one slot.
+
+    Recorded at ``Store._eval``, the one place scripts are called; a test that makes such
+    a call on purpose clears the list.
+    """
+    calls: list[tuple[str, list[str]]] = []
+    original = Store._eval
+
+    async def guarded(self: Store, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        if len({key_slot(key.encode()) for key in keys}) > 1:
+            calls.append((name, list(keys)))
+        return await original(self, name, keys, args)
+
+    monkeypatch.setattr(Store, "_eval", guarded)
+    yield calls
+    assert not calls, f"script calls whose keys span hash slots: {calls}"
 
 
 @pytest.fixture
