@@ -1,0 +1,94 @@
+"""The ``/api/v0`` gate, a pure-ASGI middleware: authenticate, charge the rate limit, tag.
+
+Every response that passes through carries ``X-Rate-Limit-*``. Requests without a valid
+token are charged to their client IP (under the general API limit) and answered 401.
+CORS preflights never get here: the outer CORS middleware answers them, uncharged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..errors import CounterError
+from ..http_errors import error_text, status_for
+from ..ratelimit import Limit, client_ip, rate_headers, send_json, with_headers
+from ..runtime import Runtime
+from ..tokens import Token, authenticate
+from .io import TOKEN_STATE
+
+COUNT_PATH = "/count"
+
+
+class ApiGuard:
+    """Authenticates ``Authorization: Bearer <token>`` and applies the per-token limits."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        runtime: Runtime,
+        count_limit: Limit,
+        api_limit: Limit,
+        clock: Callable[[], int] | None,
+    ) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.count_limit = count_limit
+        self.api_limit = api_limit
+        self.clock = clock
+        self.trusted = runtime.settings.trusted_networks()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            store = await self.runtime.store()
+            token = await self._token(scope)
+            limit = self.count_limit if _route(scope) == COUNT_PATH else self.api_limit
+            window = await store.take_request(
+                self._bucket(scope, token, limit),
+                limit=limit.requests,
+                window_ms=limit.window_ms,
+                now=None if self.clock is None else self.clock(),
+            )
+        except CounterError as error:
+            status = status_for(error)
+            await send_json(send, status, {"error": error_text(error, status)})
+            return
+        headers = rate_headers(window)
+        if not window.allowed:
+            await send_json(send, 429, {"error": "rate limited: too many requests"}, headers)
+            return
+        if token is None:
+            headers.append((b"www-authenticate", b'Bearer realm="counter"'))
+            message = "missing or unknown API token (send Authorization: Bearer <token>)"
+            await send_json(send, 401, {"error": message}, headers)
+            return
+        scope.setdefault("state", {})[TOKEN_STATE] = token
+        await self.app(scope, receive, with_headers(send, headers))
+
+    async def _token(self, scope: Scope) -> Token | None:
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                scheme, _, secret = value.decode("latin-1").partition(" ")
+                if scheme.lower() != "bearer":
+                    return None
+                return await authenticate(await self.runtime.store(), secret.strip())
+        return None
+
+    def _bucket(self, scope: Scope, token: Token | None, limit: Limit) -> str:
+        kind = "count" if limit is self.count_limit else "api"
+        if token is not None:
+            return f"tok:{token.digest}:{kind}"
+        address = client_ip(scope, self.trusted)
+        return f"anon:{address.compressed if address else 'unknown'}:{kind}"
+
+
+def _route(scope: Scope) -> str:
+    """The path inside the mount (``/count``), whatever prefix the API is mounted under."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root) else path
