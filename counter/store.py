@@ -570,11 +570,10 @@ class Store:
         """Fold one process's stats deltas into the shared hash in one round trip."""
         if not deltas:
             return
-        async with _driver_errors():
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for field, amount in deltas.items():
-                    pipe.hincrby(self.keys.stats(), field, amount)
-                await pipe.execute()
+        async with _driver_errors(), self.redis.pipeline(transaction=False) as pipe:
+            for field, amount in deltas.items():
+                pipe.hincrby(self.keys.stats(), field, amount)
+            await pipe.execute()
 
     async def read_stats(self) -> dict[str, int]:
         async with _driver_errors():
