@@ -106,7 +106,9 @@ class Exporter:
         except CounterError as error:
             await self._give_up(store, namespace, export_id, worker, f"export failed: {error}")
         except Exception:
-            await self._give_up(store, namespace, export_id, worker, "export failed: internal error")
+            await self._give_up(
+                store, namespace, export_id, worker, "export failed: internal error"
+            )
             raise
 
     async def _give_up(

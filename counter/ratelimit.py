@@ -50,7 +50,10 @@ def rate_headers(window: RateWindow) -> list[tuple[bytes, bytes]]:
 
 
 async def send_json(
-    send: Send, status: int, body: object, headers: list[tuple[bytes, bytes]] = []  # noqa: B006
+    send: Send,
+    status: int,
+    body: object,
+    headers: list[tuple[bytes, bytes]] = [],  # noqa: B006
 ) -> None:
     """A complete JSON response from middleware (where there is no Starlette Response)."""
     payload = orjson.dumps(body)
@@ -112,7 +115,12 @@ class PublicIpLimit:
     """Charges each client IP on the public routes; loopback is never limited."""
 
     def __init__(
-        self, app: ASGIApp, *, runtime: Runtime, limit: Limit, skip_prefixes: tuple[str, ...],
+        self,
+        app: ASGIApp,
+        *,
+        runtime: Runtime,
+        limit: Limit,
+        skip_prefixes: tuple[str, ...],
         clock: ClockOrServer = None,
     ) -> None:
         self.app = app

@@ -69,10 +69,18 @@ class Settings:
         for name in _POSITIVE_API_SETTINGS:
             value = getattr(self, name)
             _check(value > 0, name, "must be a positive integer", value)
-        _check(self.public_ip_limit >= 0, "public_ip_limit", "must be 0 (off) or more",
-               self.public_ip_limit)
-        _check(self.public_ip_window_s > 0, "public_ip_window_s", "must be positive",
-               self.public_ip_window_s)
+        _check(
+            self.public_ip_limit >= 0,
+            "public_ip_limit",
+            "must be 0 (off) or more",
+            self.public_ip_limit,
+        )
+        _check(
+            self.public_ip_window_s > 0,
+            "public_ip_window_s",
+            "must be positive",
+            self.public_ip_window_s,
+        )
         try:
             self.trusted_networks()
         except ValueError as error:
@@ -157,8 +165,10 @@ _CONVERTERS: dict[str, Callable[[str, str], Any]] = {
     "ttl_ms": _integer,
     "stats_flush_ms": _integer,
     "redis_max_connections": _integer,
-    **{name: _integer for name in (*_POSITIVE_API_SETTINGS, "public_ip_limit",
-                                   "public_ip_window_s")},
+    **{
+        name: _integer
+        for name in (*_POSITIVE_API_SETTINGS, "public_ip_limit", "public_ip_window_s")
+    },
     "data_dir": lambda _name, raw: Path(raw),
 }
 

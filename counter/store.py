@@ -457,9 +457,7 @@ class Store:
             raw = await self.redis.hgetall(self.keys.export(namespace, str(export_id)))
         return {_text(name): _text(value) for name, value in raw.items()} or None
 
-    async def export_progress(
-        self, namespace: str, export_id: int, step: ExportStep
-    ) -> bool:
+    async def export_progress(self, namespace: str, export_id: int, step: ExportStep) -> bool:
         """Append a chunk as the job's worker (finishing it if asked); False if the job is lost."""
         reply = await self._eval(
             "export_progress",

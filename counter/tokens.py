@@ -44,10 +44,13 @@ class Token:
             return next(iter(self.namespaces))
         return None
 
+    def permission_list(self) -> list[str]:
+        return sorted(self.permissions, key=PERMISSIONS.index)
+
     def describe(self) -> dict[str, object]:
         return {
             "name": self.name,
-            "permissions": sorted(self.permissions, key=PERMISSIONS.index),
+            "permissions": self.permission_list(),
             "namespaces": sorted(self.namespaces),
             "created": self.created,
         }
@@ -65,9 +68,8 @@ def parse_permissions(values: Iterable[str]) -> frozenset[str]:
     chosen = {part.strip() for value in values for part in value.split(",") if part.strip()}
     unknown = chosen - set(PERMISSIONS)
     if unknown:
-        raise InvalidInput(
-            f"unknown permission(s) {', '.join(sorted(unknown))}; choose from {', '.join(PERMISSIONS)}"
-        )
+        names, known = ", ".join(sorted(unknown)), ", ".join(PERMISSIONS)
+        raise InvalidInput(f"unknown permission(s) {names}; choose from {known}")
     if not chosen:
         raise InvalidInput("a token needs at least one permission")
     return frozenset(chosen)
@@ -133,8 +135,9 @@ async def authenticate(store: Store, secret: str) -> Token | None:
 
 
 async def list_tokens(store: Store) -> list[Token]:
-    return sorted((_from_record(record) for record in await store.list_tokens()),
-                  key=lambda token: token.name)
+    return sorted(
+        (_from_record(record) for record in await store.list_tokens()), key=lambda token: token.name
+    )
 
 
 async def revoke_token(store: Store, name: str) -> bool:

@@ -51,11 +51,11 @@ class ApiV0:
         one = "/counters/{namespace}/{key}"
         routes = [
             Route("/me", me, methods=["GET"]),
-            Route("/count", count, methods=["POST"]),
+            Route("/count", count.handle, methods=["POST"]),
             Route("/export", exports.start, methods=["POST"]),
             Route("/export/{export_id:int}", exports.show, methods=["GET"]),
             Route("/export/{export_id:int}/download", exports.download, methods=["GET"]),
-            Route("/counters", counters.list, methods=["GET"]),
+            Route("/counters", counters.list_page, methods=["GET"]),
             Route(one, counters.show, methods=["GET"]),
             Route(one, counters.put, methods=["PUT"]),
             Route(one, counters.delete, methods=["DELETE"]),

@@ -42,7 +42,7 @@ class CountRoute:
             visit_window_ms=VISIT_WINDOW_MS,
         )
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         token = require(request, "count")
         raw = await read_body(request, self.body_limit, ("application/json",))
         key = request.headers.get("idempotency-key")

@@ -20,7 +20,7 @@ from ..errors import CounterNotFound
 from ..names import INT64_MAX, INT64_MIN, NAME_PATTERN, is_valid_name
 from ..runtime import Runtime
 from ..store import CounterInfo, CounterRecord, Store
-from .io import ApiError, json_response, namespace_for, parse_json, read_body, require
+from .io import ApiError, json_response, namespace_for, parse_json, read_body
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 500
@@ -36,7 +36,7 @@ class CounterRoutes:
         self.runtime = runtime
         self.clock = clock
 
-    async def list(self, request: Request) -> Response:
+    async def list_page(self, request: Request) -> Response:
         """``GET /counters?namespace=&after=&limit=``: a page of counters, sorted by key."""
         query = request.query_params
         namespace = namespace_for(request, "read", query.get("namespace"))
@@ -69,7 +69,9 @@ class CounterRoutes:
     async def put(self, request: Request) -> Response:
         namespace, key = self._target(request, "manage")
         body = parse_json(
-            await read_body(request, self.runtime.settings.api_max_body_bytes, ("application/json",))
+            await read_body(
+                request, self.runtime.settings.api_max_body_bytes, ("application/json",)
+            )
         )
         errors = {field: ["unknown field"] for field in sorted(set(body) - _PUT_FIELDS)}
         options: dict[str, Any] = {}
@@ -77,7 +79,9 @@ class CounterRoutes:
             if field in body:
                 _collect(errors, options, field, lambda f=field: _int64(body[f], f))  # type: ignore[misc]
         if "enable_reset" in body:
-            _collect(errors, options, "enable_reset", lambda: _bool(body["enable_reset"]))
+            _collect(
+                errors, options, "enable_reset", lambda: _flag(body["enable_reset"], "enable_reset")
+            )
         if "value" not in body:
             errors.setdefault("value", []).append("required")
         _check_bounds(errors, options.get("update_lowerbound"), options.get("update_upperbound"))
@@ -211,12 +215,6 @@ def _int_param(text: str | None, name: str, default: int, low: int, high: int) -
 def _int64(value: Any, field: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not INT64_MIN <= value <= INT64_MAX:
         raise ValueError(f"{field} must be a signed 64-bit integer")
-    return value
-
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("must be true or false")
     return value
 
 

@@ -69,4 +69,3 @@ class ExportRoutes:
         if job is None:
             raise ApiError(404, "not found")
         return job
-

@@ -91,4 +91,4 @@ def _route(scope: Scope) -> str:
     """The path inside the mount (``/count``), whatever prefix the API is mounted under."""
     path: str = scope["path"]
     root: str = scope.get("root_path", "")
-    return path[len(root):] if root and path.startswith(root) else path
+    return path[len(root) :] if root and path.startswith(root) else path
