@@ -43,11 +43,22 @@ async def test_me_describes_the_token(http: httpx.AsyncClient, store: Store) -> 
     assert body["namespaces"] == ["blog.site.com", "site.com"]
     assert "error" not in body and "errors" not in body
     assert all(name in response.headers for name in RATE_HEADERS)
+    basic = await http.get("/api/v0/me", auth=("", secret))  # GoatCounter's browser form
+    assert basic.status_code == 200 and basic.json()["name"] == "deploy"
+    assert (await http.get("/api/v0/me", auth=("someone", secret))).status_code == 401
 
 
 @pytest.mark.parametrize(
     "authorization",
-    [None, "Bearer", "Bearer cnt_not-a-real-token", "Basic dXNlcjpwYXNz", "Bearer " + "x" * 500],
+    [
+        None,
+        "Bearer",
+        "Bearer cnt_not-a-real-token",
+        "Basic dXNlcjpwYXNz",
+        "Basic !!!",
+        "Token abc",
+        "Bearer " + "x" * 500,
+    ],
 )
 async def test_missing_or_unknown_token_is_401(
     http: httpx.AsyncClient, authorization: str | None

@@ -7,6 +7,7 @@ CORS preflights never get here: the outer CORS middleware answers them, uncharge
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -73,10 +74,10 @@ class ApiGuard:
     async def _token(self, scope: Scope) -> Token | None:
         for name, value in scope["headers"]:
             if name == b"authorization":
-                scheme, _, secret = value.decode("latin-1").partition(" ")
-                if scheme.lower() != "bearer":
+                secret = _secret(value.decode("latin-1"))
+                if secret is None:
                     return None
-                return await authenticate(await self.runtime.store(), secret.strip())
+                return await authenticate(await self.runtime.store(), secret)
         return None
 
     def _bucket(self, scope: Scope, token: Token | None, limit: Limit) -> str:
@@ -85,6 +86,23 @@ class ApiGuard:
             return f"tok:{token.digest}:{kind}"
         address = client_ip(scope, self.trusted)
         return f"anon:{address.compressed if address else 'unknown'}:{kind}"
+
+
+def _secret(authorization: str) -> str | None:
+    """The token from ``Bearer <token>``, or (as GoatCounter allows, for browsers) from
+    HTTP Basic with an empty user name and the token as the password."""
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer":
+        return credentials.strip()
+    if scheme.lower() == "basic":
+        try:
+            user, _, password = (
+                base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
+            )
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return password if user == "" else None
+    return None
 
 
 def _route(scope: Scope) -> str:
