@@ -36,11 +36,17 @@ async def test_list_pages_through_a_namespace_and_prunes_expired(
     assert first.status_code == 200
     body = first.json()
     assert [c["key"] for c in body["counters"]] == ["page-0", "page-1"] and body["more"] is True
-    assert body["counters"][0] == {
-        "namespace": "site.com", "key": "page-0", "value": 1, "created": body["counters"][0]["created"],
-        "ttl": body["counters"][0]["ttl"], "enable_reset": False, "update_lowerbound": 0,
+    first_counter = body["counters"][0]
+    assert first_counter == {
+        "namespace": "site.com",
+        "key": "page-0",
+        "value": 1,
+        "created": first_counter["created"],
+        "ttl": first_counter["ttl"],
+        "enable_reset": False,
+        "update_lowerbound": 0,
         "update_upperbound": 1,
-    }  # fmt: skip
+    }
     await store.redis.delete(store.keys.counter("site.com", "page-3"))  # as if it expired
     rest = await http.get(
         "/api/v0/counters", params={"namespace": "site.com", "after": "page-1"}, headers=headers
