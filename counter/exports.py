@@ -29,6 +29,10 @@ LEASE_EXPIRED = "the export's worker stopped before finishing (server restarted 
 SHUT_DOWN = "the export was interrupted: its server shut down"
 
 
+class _ShuttingDown(Exception):
+    """Raised inside a worker when its process is shutting down."""
+
+
 @dataclass(frozen=True, slots=True)
 class ExportSettings:
     page_size: int
@@ -43,6 +47,7 @@ class Exporter:
         self.settings = settings
         self.clock = clock
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._closing = False
 
     async def start(self, store: Store, namespace: str, start_from_hit_id: int) -> dict[str, str]:
         """Record a job and start its worker here; returns the job as stored."""
@@ -88,21 +93,28 @@ class Exporter:
         if task is not None:
             await asyncio.shield(task)
 
-    async def close(self) -> None:
-        """Cancel running jobs; each marks itself failed so no client waits for a lease."""
+    async def close(self, grace_s: float = 5.0) -> None:
+        """Stop running jobs; each marks itself failed so no client waits for a lease.
+
+        Workers stop at their next page; one stuck in a Redis call is cancelled after
+        ``grace_s`` (cancelling first could be swallowed by the driver's own timeouts).
+        """
+        self._closing = True
         tasks = list(self._tasks.values())
-        for task in tasks:
+        if not tasks:
+            return
+        _, stuck = await asyncio.wait(tasks, timeout=grace_s)
+        for task in stuck:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run(self, store: Store, namespace: str, export_id: int, worker: str) -> None:
         try:
             await self._write(store, namespace, export_id, worker)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, _ShuttingDown) as stop:
             await self._give_up(store, namespace, export_id, worker, SHUT_DOWN)
-            raise
+            if isinstance(stop, asyncio.CancelledError):
+                raise
         except CounterError as error:
             await self._give_up(store, namespace, export_id, worker, f"export failed: {error}")
         except Exception:
@@ -131,6 +143,8 @@ class Exporter:
         rows = csv.writer(text, lineterminator="\n")
         rows.writerow(CSV_HEADER)
         while True:
+            if self._closing:
+                raise _ShuttingDown
             entries = await store.read_hit_log(
                 namespace, after=after, until=until, count=self.settings.page_size
             )

@@ -83,6 +83,34 @@ def with_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
     return wrapped
 
 
+async def send_error(send: Send, error: CounterError) -> None:
+    status = status_for(error)
+    await send_json(send, status, {"error": error_text(error, status)})
+
+
+async def charge(
+    runtime: Runtime, bucket: str, limit: Limit, clock: ClockOrServer, send: Send
+) -> list[tuple[bytes, bytes]] | None:
+    """Charge one request to ``bucket``: its rate headers, or None once a 429 (or a 503
+    when Redis is down) has been sent instead."""
+    try:
+        store = await runtime.store()
+        window = await store.take_request(
+            bucket,
+            limit=limit.requests,
+            window_ms=limit.window_ms,
+            now=None if clock is None else clock(),
+        )
+    except CounterError as error:
+        await send_error(send, error)
+        return None
+    headers = rate_headers(window)
+    if not window.allowed:
+        await send_json(send, 429, {"error": "rate limited: too many requests"}, headers)
+        return None
+    return headers
+
+
 def client_ip(scope: Scope, trusted: tuple[Network, ...]) -> IPv4Address | IPv6Address | None:
     """The caller's address: the peer, or behind trusted proxies the first untrusted hop.
 
@@ -138,20 +166,8 @@ class PublicIpLimit:
         if address is None or address.is_loopback:
             await self.app(scope, receive, send)
             return
-        try:
-            store = await self.runtime.store()
-            window = await store.take_request(
-                f"ip:{address.compressed}",
-                limit=self.limit.requests,
-                window_ms=self.limit.window_ms,
-                now=None if self.clock is None else self.clock(),
-            )
-        except CounterError as error:
-            status = status_for(error)
-            await send_json(send, status, {"error": error_text(error, status)})
-            return
-        headers = rate_headers(window)
-        if not window.allowed:
-            await send_json(send, 429, {"error": "rate limited: too many requests"}, headers)
-            return
-        await self.app(scope, receive, with_headers(send, headers))
+        headers = await charge(
+            self.runtime, f"ip:{address.compressed}", self.limit, self.clock, send
+        )
+        if headers is not None:
+            await self.app(scope, receive, with_headers(send, headers))

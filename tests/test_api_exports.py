@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from counter import Settings, Store
+from counter.exports import SHUT_DOWN
 from counter.hitlog import CSV_HEADER
 from counter.store import ExportStart
 
@@ -218,9 +219,26 @@ async def test_a_worker_killed_mid_export_ends_in_error(
     async with api_client(settings, clock=Clock()) as other:
         during = (await other.get(f"/api/v0/export/{export_id}", headers=headers)).json()
         assert during["finished_at"] is None and 0 < during["num_rows"] < 4000
+        waiting = await other.get(f"/api/v0/export/{export_id}/download", headers=headers)
+        assert waiting.status_code == 202 and waiting.json()["id"] == export_id
         api_of(other).clock.advance(settings.export_lease_ms / 1000)
         after = (await other.get(f"/api/v0/export/{export_id}", headers=headers)).json()
         assert after["error"] and after["finished_at"]
         download = await other.get(f"/api/v0/export/{export_id}/download", headers=headers)
         assert download.status_code == 409
     assert await store.export_payload("site.com", export_id) is None  # partial data removed
+
+
+async def test_shutdown_fails_running_exports_at_once(settings: Settings, store: Store) -> None:
+    headers = bearer(await new_token(store))
+    slow = settings.with_changes(export_page_size=1, api_count_limit=1000)
+    async with api_client(slow, clock=Clock()) as http:
+        for _ in range(4):
+            await count(http, headers, *(f"/s-{n}" for n in range(500)))
+        started = await http.post("/api/v0/export", headers=headers)
+        export_id = started.json()["id"]
+    # The app has shut down: its job did not wait for a lease to run out.
+    job = await store.export_job("site.com", export_id)
+    assert job is not None
+    assert (job["state"], job.get("error")) == ("failed", SHUT_DOWN), job
+    assert int(job["num_rows"]) < 2000

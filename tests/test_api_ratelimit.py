@@ -4,8 +4,9 @@ public routes (off by default; loopback exempt; X-Forwarded-For only from truste
 from __future__ import annotations
 
 import httpx
+import pytest
 
-from counter import Settings, Store
+from counter import ConfigError, Settings, Store
 
 from .apikit import Clock, api_client, bearer, new_token
 
@@ -140,3 +141,17 @@ async def test_rate_headers_use_the_redis_clock_without_an_injected_one(
     assert response.headers["x-rate-limit-remaining"] == "299"
     assert 1 <= int(response.headers["x-rate-limit-reset"]) <= 30
     assert isinstance(http, httpx.AsyncClient)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("COUNTER_TRUSTED_PROXIES", "10.0.0.0/8, not-an-ip", "COUNTER_TRUSTED_PROXIES"),
+        ("COUNTER_PUBLIC_IP_LIMIT", "-1", "COUNTER_PUBLIC_IP_LIMIT"),
+        ("COUNTER_API_COUNT_LIMIT", "0", "COUNTER_API_COUNT_LIMIT"),
+        ("COUNTER_API_WINDOW_S", "soon", "COUNTER_API_WINDOW_S must be an integer"),
+    ],
+)
+def test_bad_limit_settings_fail_at_start_up(variable: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env({variable: value})

@@ -13,8 +13,7 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import CounterError
-from ..http_errors import error_text, status_for
-from ..ratelimit import Limit, client_ip, rate_headers, send_json, with_headers
+from ..ratelimit import Limit, charge, client_ip, send_error, send_json, with_headers
 from ..runtime import Runtime
 from ..tokens import Token, authenticate
 from .io import TOKEN_STATE
@@ -46,22 +45,15 @@ class ApiGuard:
             await self.app(scope, receive, send)
             return
         try:
-            store = await self.runtime.store()
             token = await self._token(scope)
-            limit = self.count_limit if _route(scope) == COUNT_PATH else self.api_limit
-            window = await store.take_request(
-                self._bucket(scope, token, limit),
-                limit=limit.requests,
-                window_ms=limit.window_ms,
-                now=None if self.clock is None else self.clock(),
-            )
         except CounterError as error:
-            status = status_for(error)
-            await send_json(send, status, {"error": error_text(error, status)})
+            await send_error(send, error)
             return
-        headers = rate_headers(window)
-        if not window.allowed:
-            await send_json(send, 429, {"error": "rate limited: too many requests"}, headers)
+        limit = self.count_limit if _route(scope) == COUNT_PATH else self.api_limit
+        headers = await charge(
+            self.runtime, self._bucket(scope, token, limit), limit, self.clock, send
+        )
+        if headers is None:
             return
         if token is None:
             headers.append((b"www-authenticate", b'Bearer realm="counter"'))
