@@ -7,6 +7,7 @@ never leaked.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -256,19 +257,60 @@ class Store:
             ttl=int(ttl),
         )
 
+    async def count_batch(
+        self, namespace: str, groups: Sequence[tuple[str, int, int]], *, now: int
+    ) -> list[HitResult | OutOfBounds | Overflow]:
+        """``count_hits`` for many ``(key, hits, at)`` groups in one round trip where possible."""
+        calls = []
+        for key, hits, at in groups:
+            keys, args = self._buckets(namespace, key, now=now, at=at)
+            calls.append((keys, [hits, *args]))
+        results: list[HitResult | OutOfBounds | Overflow] = []
+        created = []
+        for (key, _, _), (status, value, made) in zip(
+            groups, await self._eval_many("count_hits", calls), strict=True
+        ):
+            if status == Status.OUT_OF_BOUNDS:
+                results.append(OutOfBounds(int(value)))
+            elif status == Status.OVERFLOW:
+                results.append(Overflow(int(value)))
+            else:
+                results.append(HitResult(int(value), bool(made)))
+                if made:
+                    created.append(key)
+        if created:
+            async with _driver_errors():
+                await self.redis.sadd(self.keys.namespace_index(namespace), *created)
+        return results
+
+    async def _eval_many(
+        self, name: str, calls: Sequence[tuple[Sequence[str], Sequence[str | int | bytes]]]
+    ) -> list[list[Any]]:
+        """Run one script many times: pipelined on a single Redis (the pipeline loads the
+        script first); on a cluster, where keys span nodes, as concurrent calls."""
+        if len(calls) == 1 or not isinstance(self.redis, Redis):
+            return list(await asyncio.gather(*(self._eval(name, k, a) for k, a in calls)))
+        source, script = self._scripts[name]
+        for keys, args in calls:
+            if len(keys) != source.num_keys or len(args) != source.num_args:
+                raise StoreError(f"{name}.lua called with {len(keys)} keys and {len(args)} args")
+        async with _driver_errors(), self.redis.pipeline(transaction=False) as pipe:
+            for keys, args in calls:
+                await script(keys=keys, args=args, client=pipe)
+            replies = await pipe.execute()
+        for reply in replies:
+            if reply[0] == Status.INVALID:
+                raise InvalidInput(f"invalid argument to {name}: {_text(reply[1])}")
+        return [list(reply) for reply in replies]
+
     async def count_hits(
         self, namespace: str, key: str, hits: int, *, at: int, now: int
     ) -> HitResult:
         """Add ``hits`` +1 steps at time ``at`` (ms, may be past), creating the counter as hit."""
-        keys, args = self._buckets(namespace, key, now=now, at=at)
-        status, value, created = await self._eval("count_hits", keys, [hits, *args])
-        if status == Status.OUT_OF_BOUNDS:
-            raise OutOfBounds(int(value))
-        if status == Status.OVERFLOW:
-            raise Overflow(int(value))
-        if created:
-            await self._index(namespace, key)
-        return HitResult(int(value), bool(created))
+        [result] = await self.count_batch(namespace, [(key, hits, at)], now=now)
+        if isinstance(result, OutOfBounds | Overflow):
+            raise result
+        return result
 
     def _buckets(
         self, namespace: str, key: str, *, now: int, at: int

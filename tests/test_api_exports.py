@@ -197,7 +197,7 @@ async def test_a_worker_killed_mid_export_ends_in_error(
     headers = bearer(await new_token(store))
     async with api_client(settings.with_changes(api_count_limit=1000), clock=Clock()) as http:
         for _ in range(8):
-            await count(http, headers, *(f"/k-{n}" for n in range(500)))
+            await count(http, headers, *(f"/k-{n % 5}" for n in range(500)))
     env = {
         "COUNTER_REDIS_URL": redis_url,
         "COUNTER_PREFIX": settings.prefix,
@@ -234,7 +234,7 @@ async def test_shutdown_fails_running_exports_at_once(settings: Settings, store:
     slow = settings.with_changes(export_page_size=1, api_count_limit=1000)
     async with api_client(slow, clock=Clock()) as http:
         for _ in range(4):
-            await count(http, headers, *(f"/s-{n}" for n in range(500)))
+            await count(http, headers, *(f"/s-{n % 5}" for n in range(500)))
         started = await http.post("/api/v0/export", headers=headers)
         export_id = started.json()["id"]
     # The app has shut down: its job did not wait for a lease to run out.

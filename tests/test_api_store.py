@@ -99,3 +99,19 @@ async def test_rate_window_refusal_changes_nothing(store: Store) -> None:
     assert (fresh.allowed, fresh.remaining, fresh.reset_ms) == (True, 1, 10_000)
     server_clock = await store.take_request("c", limit=1, window_ms=5_000, now=None)
     assert server_clock.allowed and 0 < server_clock.reset_ms <= 5_000
+
+
+async def test_count_batch_pipelines_and_reloads_its_script(store: Store, redis: Redis) -> None:
+    now = wall_clock_ms()
+    await store.create("ns", "closed", update_upperbound=0)
+    await redis.script_flush()  # the pipeline must load the script again by itself
+    results = await store.count_batch(
+        "ns",
+        [("a-1", 2, now), ("a-2", 1, now), ("closed", 1, now), ("a-1", 1, now - 86_400_000)],
+        now=now,
+    )
+    assert [type(result).__name__ for result in results] == [
+        "HitResult", "HitResult", "OutOfBounds", "HitResult",
+    ]  # fmt: skip
+    assert await store.get("ns", "a-1") == 3
+    assert sorted(await store.namespace_keys("ns")) == ["a-1", "a-2", "closed"]
