@@ -198,3 +198,14 @@ async def test_redis_down_is_503_without_internals(
             assert "6379" not in response.text and str(server.port) not in response.text
     finally:
         server.stop()
+
+
+async def test_an_unexpected_store_reply_is_500_without_internals(
+    http: httpx.AsyncClient, store: Store
+) -> None:
+    headers = bearer(await new_token(store))
+    await store.redis.set(store.keys.hit_log("site.com"), "not a stream")  # corrupted state
+    body = {"no_sessions": True, "hits": [{"path": "/x"}]}
+    response = await http.post("/api/v0/count", headers=headers, json=body)
+    assert_error(response, 500)
+    assert response.json() == {"error": "internal error"}

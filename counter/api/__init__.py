@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from ..errors import CounterError, CounterNotFound
 from ..exports import Exporter, ExportSettings
-from ..http_errors import error_text, status_for
+from ..http_errors import INTERNAL_ERROR, error_text, status_for
 from ..ratelimit import Limit
 from ..runtime import Runtime
 from ..store import wall_clock_ms
@@ -77,6 +77,7 @@ class ApiV0:
                 ApiError: _api_error,
                 CounterError: _counter_error,
                 HTTPException: _http_error,
+                Exception: _internal_error,  # a bug: JSON, and nothing about it
             },
         )
 
@@ -103,6 +104,10 @@ async def _counter_error(request: Request, exc: Exception) -> Response:
     status = status_for(exc)
     text = "not found" if isinstance(exc, CounterNotFound) else error_text(exc, status)
     return json_response({"error": text}, status)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    return json_response({"error": INTERNAL_ERROR}, 500)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
