@@ -149,7 +149,7 @@ class Exporter:
                 namespace, after=after, until=until, count=self.settings.page_size
             )
             for hit_id, entry in entries:
-                rows.writerow(csv_row(hit_id, entry))
+                rows.writerow(csv_row(entry))
                 after = hit_id
             finish = len(entries) < self.settings.page_size
             chunk = compressor.compress(text.getvalue().encode())

@@ -173,7 +173,7 @@ def _session(
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
-def csv_row(hit_id: int, entry: dict[str, str]) -> list[str]:
+def csv_row(entry: dict[str, str]) -> list[str]:
     """One export row (GoatCounter version 2 columns) from a log entry."""
     user_agent, ref, query = entry.get("ua", ""), entry.get("r", ""), entry.get("q", "")
     browser, system = describe_user_agent(user_agent)
