@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from counter import Settings, Store
 
@@ -16,7 +17,7 @@ RATE_HEADERS = ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-re
 
 
 @pytest.fixture
-async def http(settings: Settings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
+async def http(settings: Settings, store: Store, redis: Redis) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(settings, clock=Clock()) as client:
         yield client
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from counter import Settings, Store
 
@@ -20,7 +21,9 @@ def api_clock() -> Clock:
 
 
 @pytest.fixture
-async def http(settings: Settings, api_clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
+async def http(
+    settings: Settings, api_clock: Clock, redis: Redis
+) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(settings.with_changes(api_count_limit=1000), clock=api_clock) as client:
         yield client
 

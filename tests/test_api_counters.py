@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import orjson
 import pytest
+from redis.asyncio import Redis
 
 from counter import Settings, Store
 
@@ -16,7 +17,7 @@ INT64_MAX = 2**63 - 1
 
 
 @pytest.fixture
-async def http(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def http(settings: Settings, redis: Redis) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(settings, clock=Clock()) as client:
         yield client
 

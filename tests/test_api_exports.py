@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from counter import Settings, Store
 from counter.exports import SHUT_DOWN
@@ -31,7 +32,7 @@ HEADER_LINE = (
 
 
 @pytest.fixture
-async def http(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def http(settings: Settings, redis: Redis) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(settings.with_changes(api_count_limit=1000), clock=Clock()) as client:
         yield client
 

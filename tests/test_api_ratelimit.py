@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from counter import ConfigError, Settings, Store
 
@@ -77,7 +78,7 @@ async def test_requests_without_a_token_are_charged_to_their_ip(
     assert statuses == [401, 401, 429]
 
 
-async def test_public_ip_limit_is_off_by_default(settings: Settings) -> None:
+async def test_public_ip_limit_is_off_by_default(settings: Settings, redis: Redis) -> None:
     async with api_client(settings, client=("203.0.113.9", 4000)) as http:
         for _ in range(5):
             response = await http.get("/hit/default-limit")
@@ -110,7 +111,7 @@ async def test_public_ip_limit_when_on(settings: Settings, store: Store) -> None
         assert all([(await local6.get("/get/ip-limited")).status_code == 200 for _ in range(4)])
 
 
-async def test_forwarded_for_only_from_trusted_proxies(settings: Settings) -> None:
+async def test_forwarded_for_only_from_trusted_proxies(settings: Settings, redis: Redis) -> None:
     clock = Clock()
     proxy = ("10.0.0.5", 4000)
     spoof = {"X-Forwarded-For": "198.51.100.1"}

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 from counter import Settings
 
@@ -66,7 +67,9 @@ WAIT_AND_DOWNLOAD = EXPORT[EXPORT.index("# The export is started") :]
 
 
 @pytest.fixture
-def server(redis_url: str, settings: Settings, tmp_path: Path) -> Iterator[ServeProcess]:
+def server(
+    redis_url: str, settings: Settings, tmp_path: Path, redis: Redis
+) -> Iterator[ServeProcess]:
     for tool in ("curl", "jq", "gzip"):
         assert shutil.which(tool), f"{tool} is required (.ci/run installs it)"
     env = {"COUNTER_REDIS_URL": redis_url, "COUNTER_PREFIX": settings.prefix}

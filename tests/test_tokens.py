@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from counter import Store
 from counter.cli import main
@@ -70,7 +71,7 @@ def test_cli_and_server_share_the_embedded_redis_and_no_secret_is_stored(tmp_pat
 
 
 def test_cli_reports_bad_requests(
-    redis_url: str, prefix: str, capsys: pytest.CaptureFixture[str]
+    redis_url: str, prefix: str, redis: Redis, capsys: pytest.CaptureFixture[str]
 ) -> None:
     where = ["--redis-url", redis_url, "--prefix", prefix]
 
