@@ -22,7 +22,8 @@ from typing import Any
 
 from .errors import CounterError
 from .hitlog import CSV_HEADER, csv_row
-from .store import ExportStart, ExportStep, Store
+from .records import ExportStart, ExportStep
+from .store import Store
 
 Clock = Callable[[], int]
 LEASE_EXPIRED = "the export's worker stopped before finishing (server restarted or crashed)"

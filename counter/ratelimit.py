@@ -17,8 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import CounterError
 from .http_errors import error_text, status_for
+from .records import RateWindow
 from .runtime import Runtime
-from .store import RateWindow
 
 Network = IPv4Network | IPv6Network
 ClockOrServer = Callable[[], int] | None  # None: the Redis server's clock decides

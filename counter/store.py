@@ -32,6 +32,7 @@ from .errors import (
     TokenNameTaken,
 )
 from .keys import Keys
+from .records import CounterRecord, ExportStart, ExportStep, LogLimits, RateWindow
 from .scripts import Status
 from .settings import DEFAULT_TTL_MS
 
@@ -61,64 +62,6 @@ class CounterInfo:
 class HitResult:
     value: int
     created: bool
-
-
-@dataclass(frozen=True, slots=True)
-class CounterRecord:
-    """A counter as a snapshot line carries it."""
-
-    value: int
-    created: int
-    enable_reset: bool
-    update_lowerbound: int
-    update_upperbound: int
-    daily: dict[str, int]
-
-
-@dataclass(frozen=True, slots=True)
-class LogLimits:
-    """How much of a namespace's hit log is kept, and the first-visit window."""
-
-    max_entries: int
-    max_age_ms: int
-    visit_window_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class RateWindow:
-    """One charge against a rate limit: whether it passed and what is left."""
-
-    allowed: bool
-    limit: int
-    remaining: int
-    reset_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class ExportStart:
-    export_id: int
-    namespace: str
-    start_from_hit_id: int
-    until_hit_id: int
-    now: int
-    worker: str
-    lease_until: int
-    retention_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class ExportStep:
-    """One write by an export's worker: a gzip chunk, its rows, and the renewed lease."""
-
-    worker: str
-    chunk: bytes
-    rows: int
-    last_hit_id: int
-    now: int
-    lease_until: int
-    retention_ms: int
-    finish: bool = False
-    payload_hash: str = ""
 
 
 @asynccontextmanager

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from counter import Settings, Store
 from counter.exports import SHUT_DOWN
 from counter.hitlog import CSV_HEADER
-from counter.store import ExportStart
+from counter.records import ExportStart
 
 from .apikit import Clock, api_client, api_of, bearer, new_token
 from .servers import ServeProcess

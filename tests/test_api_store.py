@@ -6,7 +6,8 @@ import pytest
 from redis.asyncio import Redis
 
 from counter import OutOfBounds, Store
-from counter.store import CounterRecord, ExportStart, ExportStep, LogLimits, wall_clock_ms
+from counter.records import CounterRecord, ExportStart, ExportStep, LogLimits
+from counter.store import wall_clock_ms
 
 LIMITS = LogLimits(max_entries=1000, max_age_ms=86_400_000, visit_window_ms=3_600_000)
 

@@ -18,8 +18,9 @@ from starlette.responses import Response
 
 from ..errors import OutOfBounds, Overflow
 from ..hitlog import Hit, HitError, parse_hit
+from ..records import LogLimits
 from ..runtime import Runtime
-from ..store import LogLimits, Store
+from ..store import Store
 from .io import ApiError, json_response, namespace_for, parse_json, read_body, require
 
 MAX_HITS = 500

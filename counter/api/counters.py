@@ -18,8 +18,9 @@ from starlette.responses import Response, StreamingResponse
 
 from ..errors import CounterNotFound
 from ..names import INT64_MAX, INT64_MIN, NAME_PATTERN, is_valid_name
+from ..records import CounterRecord
 from ..runtime import Runtime
-from ..store import CounterInfo, CounterRecord, Store
+from ..store import CounterInfo, Store
 from .io import ApiError, json_response, namespace_for, parse_json, read_body
 
 DEFAULT_PAGE = 100
