@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
+from . import __version__, token_cli
 from .cluster import check_cluster, connect_cluster
 from .embedded import EmbeddedRedis
 from .errors import ConfigError
@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--ttl-ms", type=int, help="idle lifetime of a counter in ms (COUNTER_TTL_MS)"
     )
+    token_cli.add_parser(commands)
     return parser
 
 
@@ -98,11 +99,14 @@ def _redis_target(settings: Settings) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    options = {k: v for k, v in vars(args).items() if k != "command"}
+    skip = {"command", *token_cli.TOKEN_OPTIONS}
+    options = {k: v for k, v in vars(args).items() if k not in skip}
     try:
         settings = Settings.from_env(**options)
         if args.command == "serve":
             return serve(settings)
+        if args.command == "token":
+            return token_cli.run(args, settings)
     except ConfigError as error:
         print(f"counter: error: {error}", file=sys.stderr)
         return 2
