@@ -8,6 +8,7 @@ and check the slot discipline on every backend.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -24,6 +25,7 @@ from counter import Settings, Store, StoreError, create_app, lifespan
 from counter.cluster import FreshConnection, ReplyLost, connect_cluster
 from counter.keys import Keys
 
+from .apikit import api_client, api_of, bearer, new_token
 from .conftest import delete_prefix
 from .servers import RedisClusterProcesses, RedisProcess, free_port
 from .test_cli import run_cli
@@ -180,6 +182,41 @@ async def test_a_restarted_node_is_used_again_by_the_next_requests(
         for name in first_then_others:
             response = await client.get(f"/hit/restart/{name}")
             assert (response.status_code, response.json()) == (200, {"value": 2}), name
+
+
+async def test_api_batch_listing_export_and_stats_span_every_primary(
+    cluster: RedisCluster, cluster_settings: Settings
+) -> None:
+    await cluster.initialize()
+    keys = Keys(cluster_settings.prefix)
+    placed = key_per_primary(cluster, keys, "site.com")
+    paths = [f"/{name}" for name in placed.values()]
+    store = Store(cluster, keys=keys)
+    headers = bearer(await new_token(store, perms="count,export,read"))
+    for node in cluster.get_primaries():  # every script cache empty: each call reloads its own
+        await node.execute_command("SCRIPT", "FLUSH")
+    settings = cluster_settings.with_changes(api_count_limit=1000)
+    async with api_client(settings) as http:
+        hits = [{"path": path} for path in paths * 2]
+        batch = await http.post(
+            "/api/v0/count", headers=headers, json={"no_sessions": True, "hits": hits}
+        )
+        assert (batch.status_code, batch.json()) == (202, {})
+        listed = await http.get("/api/v0/counters?namespace=site.com", headers=headers)
+        assert {(c["key"], c["value"]) for c in listed.json()["counters"]} == {
+            (name, 2) for name in placed.values()
+        }
+        started = await http.post("/api/v0/export", headers=headers, json={})
+        await api_of(http).exporter.wait(started.json()["id"])
+        job = (await http.get(f"/api/v0/export/{started.json()['id']}", headers=headers)).json()
+        assert (job["num_rows"], job["error"]) == (6, None)
+        download = await http.get(f"/api/v0/export/{job['id']}/download", headers=headers)
+        exported = gzip.decompress(download.content).decode().splitlines()[1:]
+        assert sorted(row.split(",")[0] for row in exported) == sorted(paths * 2)
+        stats = (await http.get("/stats")).json()
+    assert (stats["keys_created"], stats["keys_updated"]) == (3, 3)  # one script per counter
+    for node_name, name in placed.items():  # the counters really live on three primaries
+        assert cluster.get_node_from_key(keys.counter("site.com", name)).name == node_name
 
 
 # INCR, then keep the node busy past the client's read timeout.
