@@ -125,18 +125,18 @@ def redis_url(backend: Backend) -> str:
 def cross_slot_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, list[str]]]]:
     """Every script call in every test, on every backend, must keep its keys in one slot.
 
-    Recorded at ``Store._eval``, the one place scripts are called; a test that makes such
-    a call on purpose clears the list.
+    Recorded at ``Store._script``, which every script call (single or pipelined) passes;
+    a test that makes such a call on purpose clears the list.
     """
     calls: list[tuple[str, list[str]]] = []
-    original = Store._eval
+    original = Store._script
 
-    async def guarded(self: Store, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    def guarded(self: Store, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         if len({key_slot(key.encode()) for key in keys}) > 1:
             calls.append((name, list(keys)))
-        return await original(self, name, keys, args)
+        return original(self, name, keys, args)
 
-    monkeypatch.setattr(Store, "_eval", guarded)
+    monkeypatch.setattr(Store, "_script", guarded)
     yield calls
     assert not calls, f"script calls whose keys span hash slots: {calls}"
 
