@@ -73,6 +73,7 @@ async def test_every_countapi_route_calls_scripts_within_one_slot(
 async def cluster(redis_cluster: RedisClusterProcesses, prefix: str) -> AsyncIterator[RedisCluster]:
     """A client on the session's cluster; this test's keys are deleted on every primary."""
     client = connect_cluster([("127.0.0.1", node.port) for node in redis_cluster.nodes])
+    await client.initialize()  # the topology, for tests that place keys on chosen nodes
     yield client
     await delete_prefix(client, prefix)
     await client.aclose()
@@ -115,7 +116,6 @@ def key_per_primary(cluster: RedisCluster, keys: Keys, namespace: str) -> dict[s
 async def test_stats_add_up_across_primaries_and_app_instances(
     cluster: RedisCluster, cluster_settings: Settings
 ) -> None:
-    await cluster.initialize()
     keys = Keys(cluster_settings.prefix)
     placed = key_per_primary(cluster, keys, "spread")
     assert len(placed) == 3
@@ -146,7 +146,6 @@ async def test_script_reloads_after_script_flush_on_the_owning_node(
         runtime = client._transport.app.state.counter_runtime  # type: ignore[attr-defined]
         store: Store = await runtime.store()
         sha = store._scripts["hit"][1].sha
-        await cluster.initialize()
         owner = cluster.get_node_from_key(keys.counter("flushed", "page"))
         await owner.execute_command("SCRIPT", "FLUSH")
         assert await scripts_exist(owner, sha) == [False]
@@ -162,7 +161,6 @@ async def scripts_exist(node: ClusterNode, *shas: str) -> list[bool]:
 async def test_a_restarted_node_is_used_again_by_the_next_requests(
     cluster: RedisCluster, cluster_settings: Settings, redis_cluster: RedisClusterProcesses
 ) -> None:
-    await cluster.initialize()
     keys = Keys(cluster_settings.prefix)
     placed = key_per_primary(cluster, keys, "restart")
     # Not the stats key's node: its periodic flush would meet the dead connections first.
@@ -187,7 +185,6 @@ async def test_a_restarted_node_is_used_again_by_the_next_requests(
 async def test_api_batch_listing_export_and_stats_span_every_primary(
     cluster: RedisCluster, cluster_settings: Settings
 ) -> None:
-    await cluster.initialize()
     keys = Keys(cluster_settings.prefix)
     placed = key_per_primary(cluster, keys, "site.com")
     paths = [f"/{name}" for name in placed.values()]
