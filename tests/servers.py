@@ -105,6 +105,13 @@ class RedisProcess:
             self.process.wait(10)
         self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL: a crash, nothing flushed."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
     def command(self, *args: object) -> object:
         """Run one command on this server (a short-lived synchronous connection)."""
         with redis.Redis(port=self.port, socket_timeout=5) as client:
@@ -168,7 +175,7 @@ CLUSTER_SLOTS = 16384
 
 @dataclass
 class RedisClusterProcesses:
-    """A Redis Cluster of ``size`` primaries (no replicas), each a RedisProcess.
+    """A Redis Cluster of ``size`` primaries (replicas on request), each a RedisProcess.
 
     Built by hand (CLUSTER ADDSLOTS / SET-CONFIG-EPOCH / MEET), which is what
     ``redis-cli --cluster create`` does, minus its one-second waits.
@@ -176,20 +183,22 @@ class RedisClusterProcesses:
 
     directory: Path
     size: int = 3
+    node_timeout_ms: int = 5000
     nodes: list[RedisProcess] = field(default_factory=list)
+    replicas: list[RedisProcess] = field(default_factory=list)
 
     @property
     def startup_nodes(self) -> str:
         """The ``COUNTER_REDIS_CLUSTER`` value: every primary as host:port."""
         return ",".join(f"127.0.0.1:{node.port}" for node in self.nodes)
 
+    def _new_node(self, name: str) -> RedisProcess:
+        options = [*_CLUSTER_OPTIONS, "--cluster-node-timeout", str(self.node_timeout_ms)]
+        node = RedisProcess(self.directory / name, port=free_cluster_port(), extra=options)
+        return node.start()
+
     def start(self) -> RedisClusterProcesses:
-        for index in range(self.size):
-            node = RedisProcess(
-                self.directory / f"node{index}", port=free_cluster_port(), extra=_CLUSTER_OPTIONS
-            )
-            self.nodes.append(node)
-            node.start()
+        self.nodes = [self._new_node(f"node{index}") for index in range(self.size)]
         for index, node in enumerate(self.nodes):
             first = index * CLUSTER_SLOTS // self.size
             last = (index + 1) * CLUSTER_SLOTS // self.size
@@ -200,18 +209,34 @@ class RedisClusterProcesses:
         self.wait_until_ok()
         return self
 
+    def add_replica(self, primary: RedisProcess) -> RedisProcess:
+        """A new node replicating ``primary``, in sync when this returns."""
+        replica = self._new_node(f"replica{len(self.replicas)}")
+        self.replicas.append(replica)
+        replica.command("CLUSTER", "MEET", "127.0.0.1", primary.port)
+        primary_id = _text(primary.command("CLUSTER", "MYID"))
+        wait_for(
+            lambda: primary_id in _text(replica.command("CLUSTER", "NODES")), 10, "the handshake"
+        )
+        replica.command("CLUSTER", "REPLICATE", primary_id)
+        wait_for(
+            lambda: replica.command("INFO", "replication").get("master_link_status") == "up",  # type: ignore[attr-defined]
+            10,
+            "the replica to sync",
+        )
+        self.wait_until_ok()
+        return replica
+
     def wait_until_ok(self, timeout: float = 30) -> None:
-        """Wait until every node sees every other and reports ``cluster_state:ok``."""
+        """Wait until every running node sees every node and reports ``cluster_state:ok``."""
+        known = len(self.nodes) + len(self.replicas)
+        running = [node for node in (*self.nodes, *self.replicas) if node.process is not None]
 
         def healthy(node: RedisProcess) -> bool:
-            info = str(node.command("CLUSTER", "INFO"))
-            return "cluster_state:ok" in info and f"cluster_known_nodes:{self.size}" in info
+            info = _text(node.command("CLUSTER", "INFO"))
+            return "cluster_state:ok" in info and f"cluster_known_nodes:{known}" in info
 
-        wait_for(lambda: all(healthy(node) for node in self.nodes), timeout, "cluster_state:ok")
-
-    def owner_of(self, slot: int) -> RedisProcess:
-        """The node serving ``slot`` (slots are split in equal ranges, see ``start``)."""
-        return self.nodes[slot * self.size // CLUSTER_SLOTS]
+        wait_for(lambda: all(healthy(node) for node in running), timeout, "cluster_state:ok")
 
     def restart(self, node: RedisProcess) -> None:
         """Stop a node and start it again on the same port with its nodes.conf."""
@@ -219,14 +244,40 @@ class RedisClusterProcesses:
         node.start()
         self.wait_until_ok()
 
+    def crash_and_fail_over(self, primary: RedisProcess, replica: RedisProcess) -> None:
+        """Kill ``primary`` (SIGKILL) and wait until the cluster has promoted ``replica``.
+
+        Writes already made reach the replica first: this is about following the cluster,
+        not about asynchronous replication's window of loss.
+        """
+
+        def offset(node: RedisProcess, field: str) -> int:
+            return int(node.command("INFO", "replication")[field])  # type: ignore[index]
+
+        wait_for(
+            lambda: offset(replica, "slave_repl_offset") >= offset(primary, "master_repl_offset"),
+            10,
+            "the replica to catch up",
+        )
+        primary.kill()
+        wait_for(
+            lambda: _text(replica.command("ROLE")).startswith("[b'master'"),
+            30,
+            "the replica's promotion",
+        )
+        self.wait_until_ok()
+
     def stop(self) -> None:
-        for node in self.nodes:
+        for node in (*self.nodes, *self.replicas):
             node.stop()
+
+
+def _text(reply: object) -> str:
+    return reply.decode() if isinstance(reply, bytes) else str(reply)
 
 
 _CLUSTER_OPTIONS = (
     "--cluster-enabled", "yes",
     "--cluster-config-file", "nodes.conf",
-    "--cluster-node-timeout", "5000",
     "--appendonly", "yes",  # a restarted node keeps its data, as in production
 )  # fmt: skip

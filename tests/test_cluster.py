@@ -216,6 +216,38 @@ async def test_api_batch_listing_export_and_stats_span_every_primary(
         assert cluster.get_node_from_key(keys.counter("site.com", name)).name == node_name
 
 
+async def test_a_failover_is_followed_by_the_next_requests(tmp_path: Path, prefix: str) -> None:
+    processes = RedisClusterProcesses(tmp_path / "cluster", node_timeout_ms=1000).start()
+    cluster = connect_cluster([("127.0.0.1", node.port) for node in processes.nodes])
+    try:
+        await cluster.initialize()
+        keys = Keys(prefix)
+        placed = key_per_primary(cluster, keys, "failover")
+        # Not the stats key's node: its periodic flush would find the new primary first.
+        stats_node = cluster.get_node_from_key(keys.stats()).name
+        victim_name = next(name for name in sorted(placed) if name != stats_node)
+        primary = next(n for n in processes.nodes if f"127.0.0.1:{n.port}" == victim_name)
+        replica = await asyncio.to_thread(processes.add_replica, primary)
+        first_then_others = [
+            placed[victim_name],
+            *(k for n, k in placed.items() if n != victim_name),
+        ]
+        settings = Settings(redis_cluster=processes.startup_nodes, prefix=prefix, data_dir=tmp_path)
+        async with AsyncExitStack() as stack:
+            (client,) = await http_clients(stack, settings, 1)
+            for name in first_then_others:
+                assert (await client.get(f"/hit/failover/{name}")).json() == {"value": 1}
+            await asyncio.to_thread(processes.crash_and_fail_over, primary, replica)
+            # The app still maps the slot to the dead primary: the first request is refused
+            # a connection, refreshes the topology and goes to the promoted replica.
+            for name in first_then_others:
+                response = await client.get(f"/hit/failover/{name}")
+                assert (response.status_code, response.json()) == (200, {"value": 2}), name
+    finally:
+        await cluster.aclose()
+        processes.stop()
+
+
 # INCR, then keep the node busy past the client's read timeout.
 INCR_THEN_STALL = """
 redis.call('INCR', KEYS[1])
