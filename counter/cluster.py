@@ -62,6 +62,10 @@ class FreshConnection(Connection):
         self._sending = True
         try:
             await super().send_packed_command(command, check_health)
+        except AttributeError as error:
+            # The cluster client disconnects a node's idle connections after an error while
+            # other tasks may be taking them; the writer is gone and nothing was sent.
+            raise redis_errors.ConnectionError("connection closed while in use") from error
         finally:
             self._sending = False
 
