@@ -1,7 +1,7 @@
 """The Redis Cluster client: redis-py's async ``RedisCluster``, tuned to count exactly once.
 
 The Store runs the same scripts on it as on a single Redis; only connecting differs.
-Two things the standalone pool does for free are added here:
+What this module adds to redis-py's cluster client, and why:
 
 - A pooled connection whose node has restarted is replaced before a command is sent
   (the standalone pool checks each connection as it leaves the pool; cluster nodes do not).
@@ -9,6 +9,10 @@ Two things the standalone pool does for free are added here:
   only when the command certainly did not run: a failure while connecting or sending is
   retried, a failure while waiting for the reply is not (a retried script could count
   twice), so that one surfaces as ``StoreUnavailable``.
+- Requests wait for a free connection instead of failing when the pool is exhausted.
+- The topology is discovered before the first command is routed, and a connection the
+  client closes under a sending task fails as a (retryable) ConnectionError: both are
+  races redis-py's cluster client shows under concurrent requests.
 """
 
 from __future__ import annotations
@@ -97,6 +101,9 @@ class BoundedRedisCluster(RedisCluster):
         except TimeoutError:
             raise redis_errors.MaxConnectionsError("no free Redis Cluster connection") from None
         try:
+            # Discover the topology before routing: redis-py routes some commands before
+            # its own lazy discovery, and concurrent first commands then break each other.
+            await self.initialize()
             return await super().execute_command(*args, **kwargs)
         finally:
             self._in_flight.release()

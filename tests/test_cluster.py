@@ -244,6 +244,19 @@ async def test_a_node_restart_under_load_costs_503s_only_and_no_count_twice(
     assert counted <= sum(values) <= counted + statuses.count(503)
 
 
+async def test_concurrent_first_calls_on_a_fresh_client_all_succeed(
+    redis_cluster: RedisClusterProcesses, cluster: RedisCluster, prefix: str
+) -> None:
+    fresh = connect_cluster([("127.0.0.1", node.port) for node in redis_cluster.nodes])
+    try:
+        store = Store(fresh, keys=Keys(prefix))
+        results = await asyncio.gather(*(store.hit("cold", f"page-{n % 40}") for n in range(200)))
+    finally:
+        await fresh.aclose()
+    assert sum(result.created for result in results) == 40
+    assert sorted(result.value for result in results)[-1] == 5
+
+
 async def test_a_failover_is_followed_by_the_next_requests(tmp_path: Path, prefix: str) -> None:
     processes = RedisClusterProcesses(tmp_path / "cluster", node_timeout_ms=1000).start()
     cluster = connect_cluster([("127.0.0.1", node.port) for node in processes.nodes])
