@@ -109,18 +109,19 @@ class Store:
             self._scripts[name] = (source, redis.register_script(source.text))
 
     def _script(
-        self, name: str, keys: Sequence[str], args: Sequence[str | int | bytes]
+        self, name: str, calls: Sequence[tuple[Sequence[str], Sequence[str | int | bytes]]]
     ) -> AsyncScript:
-        """The script for one call, checked against its header: every script call passes here."""
+        """The script, once every call's arity has been checked against its header."""
         source, script = self._scripts[name]
-        if len(keys) != source.num_keys or len(args) != source.num_args:
-            raise StoreError(f"{name}.lua called with {len(keys)} keys and {len(args)} args")
+        for keys, args in calls:
+            if len(keys) != source.num_keys or len(args) != source.num_args:
+                raise StoreError(f"{name}.lua called with {len(keys)} keys and {len(args)} args")
         return script
 
     async def _eval(
         self, name: str, keys: Sequence[str], args: Sequence[str | int | bytes]
     ) -> list[Any]:
-        script = self._script(name, keys, args)
+        script = self._script(name, [(keys, args)])
         async with _driver_errors():
             reply = await script(keys=keys, args=args)
         if reply[0] == Status.INVALID:
@@ -253,9 +254,9 @@ class Store:
         script first); on a cluster, where keys span nodes, as concurrent calls."""
         if len(calls) == 1 or not isinstance(self.redis, Redis):
             return list(await asyncio.gather(*(self._eval(name, k, a) for k, a in calls)))
-        checked = [self._script(name, keys, args) for keys, args in calls]
+        script = self._script(name, calls)
         async with _driver_errors(), self.redis.pipeline(transaction=False) as pipe:
-            for script, (keys, args) in zip(checked, calls, strict=True):
+            for keys, args in calls:
                 await script(keys=keys, args=args, client=pipe)
             replies = await pipe.execute()
         for reply in replies:

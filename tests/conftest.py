@@ -131,10 +131,11 @@ def cross_slot_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str
     calls: list[tuple[str, list[str]]] = []
     original = Store._script
 
-    def guarded(self: Store, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        if len({key_slot(key.encode()) for key in keys}) > 1:
-            calls.append((name, list(keys)))
-        return original(self, name, keys, args)
+    def guarded(self: Store, name: str, batch: Sequence[tuple[Sequence[str], Any]]) -> Any:
+        for keys, _ in batch:
+            if len({key_slot(key.encode()) for key in keys}) > 1:
+                calls.append((name, list(keys)))
+        return original(self, name, batch)
 
     monkeypatch.setattr(Store, "_script", guarded)
     yield calls
