@@ -39,13 +39,13 @@ async def test_every_countapi_route_calls_scripts_within_one_slot(
     # The suite-wide guard (conftest ``cross_slot_calls``) checks every call's slots; this
     # test makes sure every CountAPI route, and so each of its scripts, passes through it.
     calls: list[tuple[str, list[str]]] = []
-    guarded = Store._eval
+    guarded = Store._script
 
-    async def recording(self: Store, name: str, keys: list[str], args: list[object]) -> object:
-        calls.append((name, list(keys)))
-        return await guarded(self, name, keys, args)
+    def recording(self: Store, name: str, batch: list[tuple[list[str], object]]) -> object:
+        calls.extend((name, list(keys)) for keys, _ in batch)
+        return guarded(self, name, batch)
 
-    monkeypatch.setattr(Store, "_eval", recording)
+    monkeypatch.setattr(Store, "_script", recording)
     requests = [
         "/create?namespace=slots.site&key=page&enable_reset=1&update_upperbound=9",
         "/create",  # a UUID key in the default namespace
