@@ -16,9 +16,11 @@ from redis.backoff import NoBackoff
 
 from .embedded import EmbeddedRedis
 from .keys import Keys
+from .resp import RespTransport
 from .settings import Settings
 from .stats import StatsAggregator
 from .store import Store
+from .transport import RedisPyTransport, Transport, resp_supports
 
 
 def connect(url: str, *, max_connections: int = 64) -> Redis:
@@ -69,8 +71,14 @@ class Runtime:
                 await asyncio.to_thread(embedded.start)
                 self._embedded = embedded
                 url = embedded.url
-            redis = connect(url, max_connections=self.settings.redis_max_connections)
+            redis = self._client(url)
         return Store(redis, keys=Keys(self.settings.prefix), ttl_ms=self.settings.ttl_ms)
+
+    def _client(self, url: str) -> Transport:
+        # The minimal auto-pipelining client where it applies; redis-py for TLS.
+        if self.settings.redis_client == "resp" and resp_supports(url):
+            return RespTransport.from_url(url)
+        return RedisPyTransport(connect(url, max_connections=self.settings.redis_max_connections))
 
     async def close(self) -> None:
         """Flush stats, close the client we opened, stop the Redis we started."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +16,13 @@ from urllib.parse import urlsplit
 from .errors import ConfigError
 
 DEFAULT_TTL_MS = 15_778_800_000  # 182.625 days, CountAPI's six months
+SERVERS = ("granian", "uvicorn", "hypercorn")
+REDIS_CLIENTS = ("resp", "redis-py")
+
+
+def default_workers() -> int:
+    """One worker per core: a worker is one event loop, so it uses one core at most."""
+    return max(1, min(os.cpu_count() or 1, 64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +31,9 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 8080
-    workers: int = 1
+    workers: int = field(default_factory=default_workers)
+    server: str = "granian"
+    redis_client: str = "resp"
     data_dir: Path = Path("counter-data")
     redis_url: str | None = None
     prefix: str = "cnt:"
@@ -35,6 +44,13 @@ class Settings:
     def __post_init__(self) -> None:
         _check(1 <= self.port <= 65535, "port", "must be between 1 and 65535", self.port)
         _check(1 <= self.workers <= 64, "workers", "must be between 1 and 64", self.workers)
+        _check(self.server in SERVERS, "server", f"must be one of {', '.join(SERVERS)}", self.server)
+        _check(
+            self.redis_client in REDIS_CLIENTS,
+            "redis_client",
+            f"must be one of {', '.join(REDIS_CLIENTS)}",
+            self.redis_client,
+        )
         _check(self.ttl_ms > 0, "ttl_ms", "must be a positive number of milliseconds", self.ttl_ms)
         _check(
             0 < self.stats_flush_ms <= 1000,

@@ -8,14 +8,11 @@ never leaked.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
 
 from . import scripts
 from .errors import (
@@ -31,8 +28,10 @@ from .errors import (
 from .keys import Keys
 from .scripts import Status
 from .settings import DEFAULT_TTL_MS
+from .transport import Arg, Script, Transport, as_transport
 
 Clock = Callable[[], int]
+T = TypeVar("T")
 HOURLY_RETENTION_MS = 8 * 86_400_000  # hourly buckets cover the last 7 days, plus today
 
 
@@ -60,11 +59,10 @@ class HitResult:
     created: bool
 
 
-@asynccontextmanager
-async def _driver_errors() -> AsyncIterator[None]:
-    """Translate redis-py exceptions into the engine's own."""
+async def _guarded(call: Awaitable[T]) -> T:
+    """Await a transport call, translating driver exceptions into the engine's own."""
     try:
-        yield
+        return await call
     except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as error:
         raise StoreUnavailable("the counter store (Redis) is unavailable") from error
     except redis_errors.RedisError as error:
@@ -72,47 +70,55 @@ async def _driver_errors() -> AsyncIterator[None]:
 
 
 class Store:
-    """Atomic counter operations on one Redis (standalone or cluster) client."""
+    """Atomic counter operations on one Redis (standalone or cluster).
+
+    ``redis`` is a ``Transport`` (``counter.resp.RespTransport`` on the hot path) or any
+    redis-py asyncio client (``Redis``, ``RedisCluster``), which gets wrapped in one.
+    """
 
     def __init__(
         self,
-        redis: Redis,
+        redis: Transport | Any,
         *,
         keys: Keys | None = None,
         ttl_ms: int = DEFAULT_TTL_MS,
         clock: Clock = wall_clock_ms,
     ) -> None:
-        self.redis = redis
+        self.transport = as_transport(redis)
         self.keys = keys or Keys()
         self.ttl_ms = ttl_ms
         self.clock = clock
-        self._scripts: dict[str, tuple[scripts.ScriptSource, AsyncScript]] = {}
+        self._buckets: tuple[int, str, str, int] = (-1, "", "", 0)
+        self._scripts: dict[str, tuple[scripts.ScriptSource, Script]] = {}
         for name in scripts.operation_names():
             source = scripts.load(name)
-            self._scripts[name] = (source, redis.register_script(source.text))
+            self._scripts[name] = (source, Script(source.text))
 
-    async def _eval(self, name: str, keys: Sequence[str], args: Sequence[str | int]) -> list[Any]:
+    async def _eval(self, name: str, keys: Sequence[str], args: Sequence[Arg]) -> list[Any]:
         source, script = self._scripts[name]
         if len(keys) != source.num_keys or len(args) != source.num_args:
             raise StoreError(f"{name}.lua called with {len(keys)} keys and {len(args)} args")
-        async with _driver_errors():
-            reply = await script(keys=keys, args=args)
+        reply = await _guarded(self.transport.run_script(script, keys, args))
         if reply[0] == Status.INVALID:
             raise InvalidInput(f"invalid argument to {name}: {_text(reply[1])}")
         return list(reply)
 
-    def _history(self, namespace: str, key: str) -> tuple[list[str], list[str | int]]:
+    def _history(self, namespace: str, key: str) -> tuple[list[str], list[Arg]]:
         """Keys and ARGV block shared by hit and update: the time buckets for now."""
         now = self.clock()
-        day_start = now - now % 86_400_000
-        stamp = time.gmtime(now / 1000)
-        day = time.strftime("%Y%m%d", stamp)
+        hour_index, day, hour, hour_expire_at = self._buckets
+        if now // 3_600_000 != hour_index:  # formatting the date is costly: once an hour
+            day_start = now - now % 86_400_000
+            stamp = time.gmtime(now / 1000)
+            day, hour = time.strftime("%Y%m%d", stamp), f"{stamp.tm_hour:02d}"
+            hour_expire_at = day_start + HOURLY_RETENTION_MS
+            self._buckets = (now // 3_600_000, day, hour, hour_expire_at)
         keys = [
             self.keys.counter(namespace, key),
             self.keys.daily(namespace, key),
             self.keys.hourly(namespace, key, day),
         ]
-        return keys, [now, self.ttl_ms, day, f"{stamp.tm_hour:02d}", day_start + HOURLY_RETENTION_MS]
+        return keys, [now, self.ttl_ms, day, hour, hour_expire_at]
 
     async def create(
         self,
@@ -179,8 +185,9 @@ class Store:
 
     async def get(self, namespace: str, key: str) -> int:
         """The counter's value (one HGET: a read needs no script to be atomic)."""
-        async with _driver_errors():
-            value = await self.redis.hget(self.keys.counter(namespace, key), "value")
+        value = await _guarded(
+            self.transport.command("HGET", self.keys.counter(namespace, key), "value")
+        )
         if value is None:
             raise CounterNotFound(f"{namespace}/{key}")
         return int(value)
@@ -205,30 +212,24 @@ class Store:
     async def _index(self, namespace: str, key: str) -> None:
         # A separate command: the index lives in the namespace's slot, not the counter's.
         # Listings prune members whose counter has expired.
-        async with _driver_errors():
-            await self.redis.sadd(self.keys.namespace_index(namespace), key)
+        await _guarded(self.transport.command("SADD", self.keys.namespace_index(namespace), key))
 
     async def add_stats(self, deltas: dict[str, int]) -> None:
         """Fold one process's stats deltas into the shared hash in one round trip."""
         if not deltas:
             return
-        async with _driver_errors():
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for field, amount in deltas.items():
-                    pipe.hincrby(self.keys.stats(), field, amount)
-                await pipe.execute()
+        commands = [("HINCRBY", self.keys.stats(), field, n) for field, n in deltas.items()]
+        await _guarded(self.transport.pipeline(commands))
 
     async def read_stats(self) -> dict[str, int]:
-        async with _driver_errors():
-            raw = await self.redis.hgetall(self.keys.stats())
-        return {_text(field): int(value) for field, value in raw.items()}
+        flat = await _guarded(self.transport.command("HGETALL", self.keys.stats()))
+        return {_text(field): int(value) for field, value in zip(flat[::2], flat[1::2], strict=True)}
 
     async def ping(self) -> None:
-        async with _driver_errors():
-            await self.redis.ping()
+        await _guarded(self.transport.command("PING"))
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        await self.transport.close()
 
 
 def _text(value: Any) -> str:
