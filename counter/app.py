@@ -17,6 +17,7 @@ from starlette.routing import Route
 from .cors import CORSMiddleware
 from .countapi import CountApi
 from .errors import CounterError
+from .fastpath import HotPath
 from .http_errors import INTERNAL_ERROR
 from .runtime import Runtime
 from .settings import Settings
@@ -41,7 +42,8 @@ def create_app(settings: Settings | None = None, *, redis: Redis | None = None) 
 
     app = Starlette(
         routes=[*countapi.routes(), Route("/healthz", health, methods=["GET"])],
-        middleware=[Middleware(CORSMiddleware)],
+        # HotPath first: it answers plain /hit and /get itself, CORS headers included.
+        middleware=[Middleware(HotPath, countapi=countapi), Middleware(CORSMiddleware)],
         exception_handlers={HTTPException: _http_error, Exception: _internal_error},
         lifespan=own_lifespan,
     )

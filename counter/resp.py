@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import hiredis
@@ -47,8 +47,7 @@ class _Connection(asyncio.Protocol):
         self._watchdog: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
@@ -186,7 +185,7 @@ class RespTransport:
         if self._closed:
             future.set_exception(redis_errors.ConnectionError("the Redis client is closed"))
             return future
-        self._queue.append(hiredis.pack_command(tuple(command)))
+        self._queue.append(_pack(command))
         self._waiting.append(future)
         if not self._flush_scheduled:
             # Runs after every callback already ready in this tick has queued its command.
@@ -215,10 +214,11 @@ class RespTransport:
     async def _reconnect(self) -> None:
         try:
             self._connection = await asyncio.wait_for(self._open(), self.connect_timeout)
-        except asyncio.CancelledError:
-            raise
-        except (OSError, TimeoutError, redis_errors.RedisError) as error:
-            self._fail_waiting(redis_errors.ConnectionError(f"cannot connect to Redis: {error}"))
+        except BaseException as error:
+            # Whatever went wrong, nothing was sent: fail the waiting callers, never hang them.
+            self._fail_waiting(redis_errors.ConnectionError(f"cannot connect to Redis: {error!r}"))
+            if isinstance(error, asyncio.CancelledError):
+                raise
         finally:
             self._connecting = None
         self._flush()
@@ -242,7 +242,7 @@ class RespTransport:
             handshake.append(("SELECT", self.db))
         if handshake:
             futures = [loop.create_future() for _ in handshake]
-            connection.send(b"".join(hiredis.pack_command(c) for c in handshake), futures)
+            connection.send(b"".join(_pack(c) for c in handshake), futures)
             try:
                 for future in futures:
                     _checked(await future)
@@ -256,6 +256,11 @@ class RespTransport:
         for future in waiting:
             if not future.done():
                 future.set_exception(error)
+
+
+def _pack(command: Sequence[Arg]) -> bytes:
+    packed: bytes = hiredis.pack_command(tuple(command))  # type: ignore[arg-type]  # 1-tuple stub
+    return packed
 
 
 def _checked(reply: Any) -> Any:

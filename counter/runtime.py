@@ -63,7 +63,7 @@ class Runtime:
         return self._store
 
     async def _open(self) -> Store:
-        redis = self._redis
+        redis: Redis | Transport | None = self._redis
         if redis is None:
             url = self.settings.redis_url
             if url is None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,7 +32,7 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 8080
-    workers: int = field(default_factory=default_workers)
+    workers: int = dataclass_field(default_factory=default_workers)
     server: str = "granian"
     redis_client: str = "resp"
     data_dir: Path = Path("counter-data")
@@ -44,7 +45,9 @@ class Settings:
     def __post_init__(self) -> None:
         _check(1 <= self.port <= 65535, "port", "must be between 1 and 65535", self.port)
         _check(1 <= self.workers <= 64, "workers", "must be between 1 and 64", self.workers)
-        _check(self.server in SERVERS, "server", f"must be one of {', '.join(SERVERS)}", self.server)
+        _check(
+            self.server in SERVERS, "server", f"must be one of {', '.join(SERVERS)}", self.server
+        )
         _check(
             self.redis_client in REDIS_CLIENTS,
             "redis_client",

@@ -223,7 +223,8 @@ class Store:
 
     async def read_stats(self) -> dict[str, int]:
         flat = await _guarded(self.transport.command("HGETALL", self.keys.stats()))
-        return {_text(field): int(value) for field, value in zip(flat[::2], flat[1::2], strict=True)}
+        pairs = zip(flat[::2], flat[1::2], strict=True)
+        return {_text(field): int(value) for field, value in pairs}
 
     async def ping(self) -> None:
         await _guarded(self.transport.command("PING"))
