@@ -81,14 +81,34 @@ def redis_limit(options: Options, pipeline: int) -> Row | None:
     day = time.strftime("%Y%m%d", stamp)
     estimate = 15_000 if pipeline == 1 else 30_000  # requests/s, to last about --duration
     argv = [
-        "redis-benchmark", "-h", split.hostname or "127.0.0.1", "-p", str(split.port or 6379),
-        "--dbnum", (split.path.lstrip("/") or "0"), "-c", str(options.connections),
-        "-n", str(int(estimate * options.duration)), "-P", str(pipeline),
-        "-r", str(options.keys), "--csv",
-        "EVALSHA", sha, "3", counter, f"{counter}:d", f"{counter}:h:{day}",
-        str(now), str(DEFAULT_TTL_MS), day, f"{stamp.tm_hour:02d}",
+        "redis-benchmark",
+        "-h",
+        split.hostname or "127.0.0.1",
+        "-p",
+        str(split.port or 6379),
+        "--dbnum",
+        (split.path.lstrip("/") or "0"),
+        "-c",
+        str(options.connections),
+        "-n",
+        str(int(estimate * options.duration)),
+        "-P",
+        str(pipeline),
+        "-r",
+        str(options.keys),
+        "--csv",
+        "EVALSHA",
+        sha,
+        "3",
+        counter,
+        f"{counter}:d",
+        f"{counter}:h:{day}",
+        str(now),
+        str(DEFAULT_TTL_MS),
+        day,
+        f"{stamp.tm_hour:02d}",
         str(now - now % 86_400_000 + 8 * 86_400_000),
-    ]  # fmt: skip
+    ]
     if split.password:
         argv[1:1] = ["-a", split.password, "--no-auth-warning"]
     output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
@@ -107,18 +127,37 @@ def redis_limit(options: Options, pipeline: int) -> Row | None:
 
 
 def http_row(
-    name: str, argv: list[str], env: dict[str, str], options: Options, *, route: str = "hit",
-    suffix: str = "", port: int,
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    options: Options,
+    *,
+    route: str = "hit",
+    suffix: str = "",
+    port: int,
 ) -> Row:
     base_url = f"http://127.0.0.1:{port}"
-    server = start_http(argv, {"COUNTER_REDIS_URL": options.redis_url,
-                               "COUNTER_PREFIX": options.prefix, **env}, base_url)  # fmt: skip
+    server = start_http(
+        argv,
+        {"COUNTER_REDIS_URL": options.redis_url, "COUNTER_PREFIX": options.prefix, **env},
+        base_url,
+    )
     try:
         target = load.Target(base_url, route, "bench", options.keys, suffix)
-        load.run(target, duration=0.5, connections=options.connections,
-                 threads=options.threads, tool=options.tool)  # warm-up: connections, caches
-        result = load.run(target, duration=options.duration, connections=options.connections,
-                          threads=options.threads, tool=options.tool)  # fmt: skip
+        load.run(
+            target,
+            duration=0.5,
+            connections=options.connections,
+            threads=options.threads,
+            tool=options.tool,
+        )  # warm-up: connections, caches
+        result = load.run(
+            target,
+            duration=options.duration,
+            connections=options.connections,
+            threads=options.threads,
+            tool=options.tool,
+        )
     finally:
         server.stop()
     return Row(name, result.rps, result.p50_ms, result.p90_ms, result.p99_ms, result.errors)
@@ -126,20 +165,44 @@ def http_row(
 
 def naive(options: Options) -> Row:
     port = free_port()
-    argv = [sys.executable, "-m", "hypercorn", "bench.naive_app:app", "--bind",
-            f"127.0.0.1:{port}", "--workers", str(options.workers)]  # fmt: skip
-    return http_row(f"naive: Starlette + redis-py, hypercorn x{options.workers}", argv, {},
-                    options, port=port)  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "hypercorn",
+        "bench.naive_app:app",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(options.workers),
+    ]
+    return http_row(
+        f"naive: Starlette + redis-py, hypercorn x{options.workers}", argv, {}, options, port=port
+    )
 
 
 def counter_serve(
-    options: Options, server: str, *, client: str = "resp", route: str = "hit",
+    options: Options,
+    server: str,
+    *,
+    client: str = "resp",
+    route: str = "hit",
     router: bool = False,
 ) -> Row:
     port = free_port()
-    argv = [sys.executable, "-m", "counter.cli", "serve", "--port", str(port),
-            "--server", server, "--workers", str(options.workers),
-            "--redis-client", client]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "counter.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--server",
+        server,
+        "--workers",
+        str(options.workers),
+        "--redis-client",
+        client,
+    ]
     levers = []
     if client != "resp":
         levers.append(f"{client} client")
@@ -148,8 +211,9 @@ def counter_serve(
     label = f"counter serve /{route}, {server} x{options.workers}"
     if levers:
         label += f" ({', '.join(levers)})"
-    return http_row(label, argv, {}, options, route=route, suffix="?r=1" if router else "",
-                    port=port)  # fmt: skip
+    return http_row(
+        label, argv, {}, options, route=route, suffix="?r=1" if router else "", port=port
+    )
 
 
 CONFIGS: dict[str, Callable[[Options], Row | None]] = {
@@ -172,7 +236,7 @@ def table(rows: list[Row]) -> str:
     limit = next((r for n, r in by_name.items() if n.endswith("P=1")), None)
     lines = [
         "| configuration | req/s | p50 ms | p90 ms | p99 ms | p99/p50 | errors "
-        "| × naive | × Redis limit (P=1) |",
+        "| x naive | x Redis limit (P=1) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
@@ -206,8 +270,11 @@ def median_rows(runs: list[list[Row]]) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.compare",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--redis-url", help="default: a private redis-server started here")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per row")
     parser.add_argument("--repeat", type=int, default=3, help="runs per row (median shown)")
@@ -216,8 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--keys", type=int, default=10_000, help="key space size")
     parser.add_argument("--tool", choices=("auto", "wrk", "builtin"), default="auto")
-    parser.add_argument("--configs", default=",".join(CONFIGS),
-                        help=f"comma-separated subset of: {', '.join(CONFIGS)}")
+    parser.add_argument(
+        "--configs",
+        default=",".join(CONFIGS),
+        help=f"comma-separated subset of: {', '.join(CONFIGS)}",
+    )
     args = parser.parse_args(argv)
     chosen = [name.strip() for name in args.configs.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in CONFIGS]
@@ -229,22 +299,41 @@ def main(argv: list[str] | None = None) -> int:
         if url is None:
             redis_process, url = start_redis(Path(directory))
         prefix = f"bench:{int(time.time())}:"
-        options = Options(url, args.duration, args.connections, args.threads, args.workers,
-                          args.keys, args.tool, prefix)  # fmt: skip
+        options = Options(
+            url,
+            args.duration,
+            args.connections,
+            args.threads,
+            args.workers,
+            args.keys,
+            args.tool,
+            prefix,
+        )
         try:
-            print(header("bench.compare: /hit against the Redis limit and the naive build", url,
-                         {"load": f"{args.connections} connections, {args.keys} random keys, "
-                                  f"{args.duration:g} s per row, {args.repeat} run(s), "
-                                  f"generator {args.tool}"}), flush=True)  # fmt: skip
+            print(
+                header(
+                    "bench.compare: /hit against the Redis limit and the naive build",
+                    url,
+                    {
+                        "load": f"{args.connections} connections, {args.keys} random keys, "
+                        f"{args.duration:g} s per row, {args.repeat} run(s), "
+                        f"generator {args.tool}"
+                    },
+                ),
+                flush=True,
+            )
             runs = []
             for attempt in range(args.repeat):
                 rows = []
                 for name in chosen:
                     row = CONFIGS[name](options)
                     if row is not None:
-                        print(f"  run {attempt + 1}: {row.name}: {row.rps:,.0f} req/s, "
-                              f"p50 {row.p50_ms:.2f} p99 {row.p99_ms:.2f} ms, "
-                              f"errors {row.errors}", flush=True)  # fmt: skip
+                        print(
+                            f"  run {attempt + 1}: {row.name}: {row.rps:,.0f} req/s, "
+                            f"p50 {row.p50_ms:.2f} p99 {row.p99_ms:.2f} ms, "
+                            f"errors {row.errors}",
+                            flush=True,
+                        )
                         rows.append(row)
                 runs.append(rows)
             print()

@@ -27,14 +27,17 @@ def commit() -> str:
     try:
         out = subprocess.run(
             ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     dirty = subprocess.run(
         ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return out.stdout.strip() + ("-dirty" if dirty else "")
 
 
@@ -113,9 +116,13 @@ class Child:
         self.log = Path(tempfile.mkstemp(prefix="counter-bench-", suffix=".log")[1])
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                list(self.argv), env={**os.environ, **self.env}, cwd=ROOT,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+                list(self.argv),
+                env={**os.environ, **self.env},
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return self
 
     def check_alive(self) -> None:
@@ -159,9 +166,18 @@ def start_redis(directory: Path) -> tuple[Child, str]:
 
     port = free_port()
     argv = [
-        str(redis_server_binary()), "--port", str(port), "--bind", "127.0.0.1",
-        "--dir", str(directory), "--save", "", "--appendonly", "no",
-    ]  # fmt: skip
+        str(redis_server_binary()),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(directory),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
     child = Child(argv).start()
     url = f"redis://127.0.0.1:{port}/0"
 

@@ -104,18 +104,31 @@ def run(
 
 
 def _run_wrk(target: Target, duration: float, connections: int, threads: int) -> LoadResult:
-    script = WRK_SCRIPT % {"prefix": target.path_prefix, "keys": target.keys,
-                           "suffix": target.suffix}  # fmt: skip
+    script = WRK_SCRIPT % {
+        "prefix": target.path_prefix,
+        "keys": target.keys,
+        "suffix": target.suffix,
+    }
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
         file.write(script)
     try:
         split = urlsplit(target.base_url)
         completed = subprocess.run(
-            ["wrk", f"-t{min(threads, connections)}", f"-c{connections}",
-             f"-d{max(1, round(duration))}s", "--timeout", "10s", "-s", file.name,
-             f"{split.scheme}://{split.netloc}"],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
+            [
+                "wrk",
+                f"-t{min(threads, connections)}",
+                f"-c{connections}",
+                f"-d{max(1, round(duration))}s",
+                "--timeout",
+                "10s",
+                "-s",
+                file.name,
+                f"{split.scheme}://{split.netloc}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     finally:
         Path(file.name).unlink(missing_ok=True)
     line = next(x for x in completed.stdout.splitlines() if x.startswith("RESULT "))
@@ -217,12 +230,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     target = Target(args.base_url, args.route, args.namespace, args.keys, args.suffix)
     server = _server_header(args.base_url)
-    print(header("bench.load", None, {"target": args.base_url, "server": server,
-                                      "route": f"{target.path_prefix}<1..{args.keys}>"
-                                               f"{args.suffix}",
-                                      "connections": str(args.connections)}))  # fmt: skip
-    result = run(target, duration=args.duration, connections=args.connections,
-                 threads=args.threads, tool=args.tool)  # fmt: skip
+    print(
+        header(
+            "bench.load",
+            None,
+            {
+                "target": args.base_url,
+                "server": server,
+                "route": f"{target.path_prefix}<1..{args.keys}>{args.suffix}",
+                "connections": str(args.connections),
+            },
+        )
+    )
+    result = run(
+        target,
+        duration=args.duration,
+        connections=args.connections,
+        threads=args.threads,
+        tool=args.tool,
+    )
     print(f"{args.route}: {result.line()}")
     if args.json:
         print(json.dumps({**asdict(result), "rps": result.rps}))

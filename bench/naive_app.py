@@ -32,10 +32,13 @@ async def hit(request: Request) -> JSONResponse:
     stamp = time.gmtime(now / 1000)
     day = time.strftime("%Y%m%d", stamp)
     status, value, _ = await hit_script(
-        keys=[keys.counter(namespace, key), keys.daily(namespace, key),
-              keys.hourly(namespace, key, day)],
+        keys=[
+            keys.counter(namespace, key),
+            keys.daily(namespace, key),
+            keys.hourly(namespace, key, day),
+        ],
         args=[now, TTL_MS, day, f"{stamp.tm_hour:02d}", now - now % 86_400_000 + 8 * 86_400_000],
-    )  # fmt: skip
+    )
     return JSONResponse({"value": int(value)}, 200 if status == 0 else 403)
 
 
@@ -54,8 +57,10 @@ async def healthz(request: Request) -> JSONResponse:
 
 app = Starlette(
     routes=[
-        Route("/hit/{key}", hit), Route("/hit/{namespace}/{key}", hit),
-        Route("/get/{key}", get), Route("/get/{namespace}/{key}", get),
+        Route("/hit/{key}", hit),
+        Route("/hit/{namespace}/{key}", hit),
+        Route("/get/{key}", get),
+        Route("/get/{namespace}/{key}", get),
         Route("/healthz", healthz),
     ]
-)  # fmt: skip
+)

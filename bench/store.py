@@ -84,8 +84,9 @@ async def bench(url: str, clients: list[str], duration: float, concurrency: int,
 async def _delete_prefix(store: Store, prefix: str) -> None:
     cursor = b"0"
     while True:
-        cursor, found = await store.transport.command("SCAN", cursor, "MATCH", f"{prefix}*",
-                                                      "COUNT", 1000)  # fmt: skip
+        cursor, found = await store.transport.command(
+            "SCAN", cursor, "MATCH", f"{prefix}*", "COUNT", 1000
+        )
         if found:
             await store.transport.command("UNLINK", *found)
         if cursor in (b"0", 0, "0"):

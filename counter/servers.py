@@ -8,6 +8,7 @@ does; Hypercorn stays for deployments that want it (HTTP/2 from the same process
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 
 from .settings import Settings
@@ -38,6 +39,10 @@ def run_granian(settings: Settings) -> int:
 def run_uvicorn(settings: Settings) -> int:
     import uvicorn
 
+    # uvicorn re-raises the stop signal once it has shut down, through the handler that
+    # was installed before it ran; a quiet one lets ``counter serve`` clean up and exit 0.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, lambda number, frame: None)
     uvicorn.run(
         APP,
         host=settings.host,

@@ -126,9 +126,9 @@ class ReplyDropper:
 
 
 @contextlib.asynccontextmanager
-async def proxied_store(server: RedisProcess, **options: float) -> AsyncIterator[
-    tuple[ReplyDropper, Store]
-]:
+async def proxied_store(
+    server: RedisProcess, **options: float
+) -> AsyncIterator[tuple[ReplyDropper, Store]]:
     async with ReplyDropper(server.port) as proxy:
         store = resp_store(proxy.url, "t:", **options)
         try:
@@ -185,17 +185,19 @@ async def test_auth_and_database_from_url(tmp_path: Path) -> None:
 def test_url_parsing() -> None:
     tcp = RespTransport.from_url("redis://user:p%40ss@example.org:6380/3")
     assert (tcp.host, tcp.port, tcp.db, tcp.username, tcp.password) == (
-        "example.org", 6380, 3, "user", "p@ss"
-    )  # fmt: skip
+        "example.org",
+        6380,
+        3,
+        "user",
+        "p@ss",
+    )
     unix = RespTransport.from_url("unix:///run/redis.sock?db=2")
     assert (unix.path, unix.db, unix.password) == ("/run/redis.sock", 2, None)
     with pytest.raises(ValueError, match="rediss"):
         RespTransport.from_url("rediss://example.org")
 
 
-async def test_both_transports_give_the_store_the_same_replies(
-    redis_url: str, prefix: str
-) -> None:
+async def test_both_transports_give_the_store_the_same_replies(redis_url: str, prefix: str) -> None:
     fast = resp_store(redis_url, prefix)
     standard = Store(RedisPyTransport(Redis.from_url(redis_url)), keys=Keys(prefix))
     try:
