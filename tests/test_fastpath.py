@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
@@ -86,7 +87,9 @@ class Downstream:
 
 
 @pytest.fixture
-async def hot_path(settings: Settings) -> AsyncIterator[tuple[Downstream, httpx.AsyncClient]]:
+async def hot_path(
+    settings: Settings, redis: Redis
+) -> AsyncIterator[tuple[Downstream, httpx.AsyncClient]]:
     runtime = Runtime(settings)
     downstream = Downstream()
     app = HotPath(downstream, countapi=CountApi(runtime))
@@ -120,7 +123,7 @@ async def test_only_plain_hit_and_get_are_taken(
     assert len(downstream.paths) == len(passed) + 1
 
 
-async def test_hot_path_under_a_mount(settings: Settings) -> None:
+async def test_hot_path_under_a_mount(settings: Settings, redis: Redis) -> None:
     counter_app = create_app(settings)
     host = Starlette(routes=[Mount("/counter", app=counter_app)])
     async with lifespan(counter_app):
