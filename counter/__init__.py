@@ -4,8 +4,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .app import create_app, lifespan  # noqa: E402
-from .errors import (  # noqa: E402
+from .app import create_app, lifespan
+from .errors import (
     ConfigError,
     CounterError,
     CounterExists,
@@ -17,9 +17,9 @@ from .errors import (  # noqa: E402
     StoreError,
     StoreUnavailable,
 )
-from .keys import Keys  # noqa: E402
-from .settings import Settings  # noqa: E402
-from .store import CounterInfo, HitResult, Store  # noqa: E402
+from .keys import Keys
+from .settings import Settings
+from .store import CounterInfo, HitResult, Store
 
 __all__ = [
     "ConfigError",

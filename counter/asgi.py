@@ -5,7 +5,9 @@ from __future__ import annotations
 import gc
 
 from .app import create_app
+from .servers import die_with_server
 
+die_with_server()
 app = create_app()
 
 # A server process (not an embedding host, which owns its GC policy): move everything

@@ -12,10 +12,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
+from . import __version__, servers
 from .embedded import EmbeddedRedis
 from .errors import ConfigError
-from .servers import RUNNERS
 from .settings import REDIS_CLIENTS, SERVERS, Settings
 
 
@@ -68,7 +67,7 @@ def serve(settings: Settings) -> int:
             file=sys.stderr,
             flush=True,
         )
-        return RUNNERS[settings.server](settings)
+        return servers.run(settings)
     finally:
         if embedded is not None:
             embedded.stop()

@@ -10,8 +10,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SIMPLE_HEADERS = [
     (b"access-control-allow-origin", b"*"),
-    (b"access-control-expose-headers", b"X-Path, X-Rate-Limit-Limit, X-Rate-Limit-Remaining, "
-     b"X-Rate-Limit-Reset, Retry-After"),
+    (
+        b"access-control-expose-headers",
+        b"X-Path, X-Rate-Limit-Limit, X-Rate-Limit-Remaining, X-Rate-Limit-Reset, Retry-After",
+    ),
 ]
 _ALLOWED_METHODS = b"GET, HEAD, POST, OPTIONS"
 _DEFAULT_ALLOWED_HEADERS = b"Authorization, Content-Type, Idempotency-Key"

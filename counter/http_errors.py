@@ -35,7 +35,7 @@ INTERNAL_ERROR = "internal error"
 
 def status_for(error: CounterError) -> int:
     for cls in type(error).__mro__:
-        status = STATUS_BY_ERROR.get(cls)  # type: ignore[arg-type]
+        status = STATUS_BY_ERROR.get(cls)
         if status is not None:
             return status
     return 500

@@ -27,9 +27,7 @@ def check_callback(query: QueryParams) -> None:
         raise InvalidInput("callback must be a JavaScript identifier (letters, digits, _ $ .)")
 
 
-def render(
-    query: QueryParams, status: int, body: Mapping[str, Any], path: str | None
-) -> Response:
+def render(query: QueryParams, status: int, body: Mapping[str, Any], path: str | None) -> Response:
     """Answer in the form the request asked for."""
     headers = {"Cache-Control": _NO_STORE}
     if path is not None:

@@ -8,12 +8,29 @@ does; Hypercorn stays for deployments that want it (HTTP/2 from the same process
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Callable
 
+from .embedded import die_with_parent
 from .settings import Settings
 
 APP = "counter.asgi:app"
+_SERVE_PID = "_COUNTER_SERVE_PID"  # tells a worker process which process serves it
+
+
+def die_with_server() -> None:
+    """In a worker of ``counter serve``: exit when the serving process dies, even by SIGKILL.
+
+    granian and uvicorn run workers as child processes; an orphaned worker would keep
+    the port and the Redis connection. Called where workers import the app.
+    """
+    serve_pid = os.environ.get(_SERVE_PID)
+    if serve_pid is None or int(serve_pid) == os.getpid():
+        return
+    die_with_parent()
+    if os.getppid() != int(serve_pid):  # the server died before we asked
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def run_granian(settings: Settings) -> int:
@@ -73,8 +90,14 @@ def run_hypercorn(settings: Settings) -> int:
     return int(run(config) or 0)
 
 
-RUNNERS: dict[str, Callable[[Settings], int]] = {
+_RUNNERS: dict[str, Callable[[Settings], int]] = {
     "granian": run_granian,
     "uvicorn": run_uvicorn,
     "hypercorn": run_hypercorn,
 }
+
+
+def run(settings: Settings) -> int:
+    """Serve with ``settings.server`` until SIGINT/SIGTERM; returns the exit code."""
+    os.environ[_SERVE_PID] = str(os.getpid())
+    return _RUNNERS[settings.server](settings)

@@ -109,7 +109,9 @@ class Settings:
 
 def _check(ok: bool, name: str, rule: str, value: object) -> None:
     if not ok:
-        raise ConfigError(f"COUNTER_{name.upper()} (--{name.replace('_', '-')}) {rule}, got {value!r}")
+        raise ConfigError(
+            f"COUNTER_{name.upper()} (--{name.replace('_', '-')}) {rule}, got {value!r}"
+        )
 
 
 def _integer(name: str, raw: str) -> int:

@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 from counter import Settings, Store, create_app, lifespan
 from counter.keys import Keys
 from counter.runtime import connect
+from counter.store import wall_clock_ms
 
 from .servers import RedisProcess
 
@@ -69,8 +70,11 @@ def settings(redis_url: str, prefix: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def clock() -> list[int]:
-    """A settable clock (ms); ``clock[0]`` is now."""
-    return [1_795_000_000_000]
+    """A settable clock (ms) for the Store; ``clock[0]`` starts at the real now.
+
+    Real time matters: Redis expires keys by its own clock (hourly buckets use PEXPIREAT).
+    """
+    return [wall_clock_ms()]
 
 
 @pytest.fixture

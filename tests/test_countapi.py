@@ -73,8 +73,10 @@ async def test_create_with_options_and_conflict(client: httpx.AsyncClient) -> No
     assert (info["update_lowerbound"], info["update_upperbound"]) == (-5, 10)
 
 
-@pytest.mark.parametrize(("text", "expected"), [("1", True), ("true", True), ("0", False),
-                                                 ("false", False), ("TRUE", True)])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1", True), ("true", True), ("0", False), ("false", False), ("TRUE", True)],
+)
 async def test_enable_reset_spellings(client: httpx.AsyncClient, text: str, expected: bool) -> None:
     await create(client, key="resettable", enable_reset=text)
     assert (await client.get("/info/resettable")).json()["enable_reset"] is expected
@@ -114,8 +116,16 @@ async def test_info_fields(client: httpx.AsyncClient) -> None:
     await create(client, key="described", value=9)
     info = await client.get("/info/described")
     body = info.json()
-    assert list(body) == ["namespace", "key", "ttl", "created", "update_lowerbound",
-                          "update_upperbound", "enable_reset", "value"]
+    assert list(body) == [
+        "namespace",
+        "key",
+        "ttl",
+        "created",
+        "update_lowerbound",
+        "update_upperbound",
+        "enable_reset",
+        "value",
+    ]
     assert body["namespace"] == "default" and body["key"] == "described" and body["value"] == 9
     assert 15_778_700_000 < body["ttl"] <= 15_778_800_000
     assert body["created"] > 1_700_000_000_000
@@ -125,8 +135,14 @@ async def test_info_fields(client: httpx.AsyncClient) -> None:
 
 
 async def test_int64_range_is_exact(client: httpx.AsyncClient) -> None:
-    await create(client, key="big", value=INT64_MAX - 1, update_upperbound=INT64_MAX,
-                 update_lowerbound=INT64_MIN, enable_reset=1)
+    await create(
+        client,
+        key="big",
+        value=INT64_MAX - 1,
+        update_upperbound=INT64_MAX,
+        update_lowerbound=INT64_MIN,
+        enable_reset=1,
+    )
     assert (await client.get("/hit/big")).json() == {"value": INT64_MAX}
     overflow = await client.get("/hit/big")
     assert (overflow.status_code, overflow.json()) == (403, {"value": INT64_MAX})
@@ -217,7 +233,10 @@ async def test_img_returns_gif_after_running(client: httpx.AsyncClient) -> None:
 
 
 async def test_host_and_pathname_substitution(client: httpx.AsyncClient) -> None:
-    headers = {"Origin": "https://www.example.com:8443", "Referer": "https://www.example.com/blog/a-post?x=1"}
+    headers = {
+        "Origin": "https://www.example.com:8443",
+        "Referer": "https://www.example.com/blog/a-post?x=1",
+    }
     response = await client.get("/hit/:HOST:/:PATHNAME:", headers=headers)
     assert response.headers["x-path"] == "www.example.com/bloga-post"
     only_referer = await client.get("/hit/:HOST:/x-y", headers={"Referer": "http://b.org/p"})
@@ -229,7 +248,9 @@ async def test_host_and_pathname_substitution(client: httpx.AsyncClient) -> None
     long_path = "/" + "p" * 100
     cut = await client.get("/hit/:PATHNAME:", headers={"Referer": f"http://d.io{long_path}"})
     assert cut.headers["x-path"] == "default/" + "p" * 64
-    created = await client.get("/create?namespace=:HOST:&key=k-1", headers={"Origin": "https://e.net"})
+    created = await client.get(
+        "/create?namespace=:HOST:&key=k-1", headers={"Origin": "https://e.net"}
+    )
     assert created.json()["namespace"] == "e.net"
 
 

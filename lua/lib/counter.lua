@@ -13,7 +13,9 @@ local function history_args(first)
   if type(day) ~= 'string' or string.match(day, '^%d%d%d%d%d%d%d%d$') == nil then
     return nil, 'day'
   end
-  if type(hour) ~= 'string' or string.match(hour, '^[012]%d$') == nil then return nil, 'hour' end
+  if type(hour) ~= 'string' or string.match(hour, '^%d%d$') == nil or tonumber(hour) > 23 then
+    return nil, 'hour'
+  end
   if nonneg_parse(hour_expire_at) == nil then return nil, 'hour_expire_at' end
   return {now = now, ttl = ttl, day = day, hour = hour, hour_expire_at = hour_expire_at}
 end
