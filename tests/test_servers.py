@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from counter.settings import Settings, default_workers
+from counter import ConfigError
+from counter.settings import Settings
 
 from .servers import RedisProcess, ServeProcess
 
@@ -35,6 +36,9 @@ def test_serve_with_each_server(
     assert f"({server}, {workers} worker(s)" in output
 
 
-def test_workers_default_to_cores() -> None:
-    assert Settings().workers == default_workers() >= 1
+def test_server_and_client_choices() -> None:
     assert Settings.from_env({"COUNTER_SERVER": "uvicorn"}).server == "uvicorn"
+    with pytest.raises(ConfigError, match=r"COUNTER_SERVER .* must be one of granian"):
+        Settings(server="gunicorn")
+    with pytest.raises(ConfigError, match="COUNTER_REDIS_CLIENT"):
+        Settings(redis_client="aioredis")
