@@ -28,13 +28,13 @@ from counter.keys import Keys
 from counter.resp import RespTransport
 from counter.runtime import connect
 from counter.store import Store
-from counter.transport import RedisPyTransport, Transport
+from counter.transport import Transport
 
 from .env import header, start_redis
 
-CLIENTS: dict[str, Callable[[str], Transport]] = {
+CLIENTS: dict[str, Callable[[str], Transport | None]] = {
     "resp": RespTransport.from_url,
-    "redis-py": lambda url: RedisPyTransport(connect(url, max_connections=64)),
+    "redis-py": lambda url: None,  # the Store's own redis-py client
 }
 
 
@@ -59,7 +59,7 @@ async def bench(url: str, clients: list[str], duration: float, concurrency: int,
     prefix = f"bench:{uuid.uuid4().hex[:8]}:"
     print(f"{'client':10} {'op':4} {'callers':>8} {'ops/s':>10}")
     for name in clients:
-        store = Store(CLIENTS[name](url), keys=Keys(prefix))
+        store = Store(connect(url), transport=CLIENTS[name](url), keys=Keys(prefix))
         try:
             await store.ping()
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import orjson
 from redis.asyncio import Redis
@@ -12,21 +12,34 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
+from .api import PREFIX as API_PREFIX
+from .api import ApiV0
 from .cors import CORSMiddleware
 from .countapi import CountApi
 from .errors import CounterError
 from .fastpath import HotPath
 from .http_errors import INTERNAL_ERROR
+from .ratelimit import Limit, PublicIpLimit
 from .runtime import Runtime
 from .settings import Settings
 
 
-def create_app(settings: Settings | None = None, *, redis: Redis | None = None) -> Starlette:
-    """Build the counter ASGI app; with ``redis`` it uses that client instead of connecting."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    redis: Redis | None = None,
+    clock: Callable[[], int] | None = None,
+) -> Starlette:
+    """Build the counter ASGI app; with ``redis`` it uses that client instead of connecting.
+
+    ``clock`` (ms) drives ``/api/v0`` time and rate-limit windows (tests); by default
+    windows follow the Redis server's clock so every instance agrees.
+    """
     runtime = Runtime(settings or Settings.from_env(), redis=redis)
     countapi = CountApi(runtime)
+    api = ApiV0(runtime, clock=clock)
 
     async def health(request: Request) -> Response:
         try:
@@ -37,18 +50,45 @@ def create_app(settings: Settings | None = None, *, redis: Redis | None = None) 
 
     @asynccontextmanager
     async def own_lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with runtime.running():
+        async with _running(app):
             yield
 
+    middleware = [Middleware(CORSMiddleware)]
+    if runtime.settings.public_ip_limit:  # off by default: then it is not even installed
+        limit = Limit(runtime.settings.public_ip_limit, runtime.settings.public_ip_window_s)
+        middleware.append(
+            Middleware(
+                PublicIpLimit,
+                runtime=runtime,
+                limit=limit,
+                skip_prefixes=(API_PREFIX + "/", "/healthz"),
+                clock=clock,
+            )
+        )
+    # Innermost: plain /hit and /get are answered before the router, after CORS and limits.
+    middleware.append(Middleware(HotPath, countapi=countapi))
     app = Starlette(
-        routes=[*countapi.routes(), Route("/healthz", health, methods=["GET"])],
-        # HotPath first: it answers plain /hit and /get itself, CORS headers included.
-        middleware=[Middleware(HotPath, countapi=countapi), Middleware(CORSMiddleware)],
+        routes=[
+            *countapi.routes(),
+            Route("/healthz", health, methods=["GET"]),
+            Mount(API_PREFIX, app=api.app),
+        ],
+        middleware=middleware,
         exception_handlers={HTTPException: _http_error, Exception: _internal_error},
         lifespan=own_lifespan,
     )
     app.state.counter_runtime = runtime
+    app.state.counter_api = api
     return app
+
+
+@asynccontextmanager
+async def _running(app: Starlette) -> AsyncIterator[None]:
+    # Exports stop (and mark themselves failed) before the store they write to closes.
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(app.state.counter_runtime.running())
+        await stack.enter_async_context(app.state.counter_api.running())
+        yield
 
 
 @asynccontextmanager
@@ -58,8 +98,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     A mounted sub-app receives no lifespan events (Starlette issue #649); without this
     it still connects lazily on first request, but never flushes or closes on exit.
     """
-    runtime: Runtime = app.state.counter_runtime
-    async with runtime.running():
+    async with _running(app):
         yield
 
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, servers
+from . import __version__, servers, token_cli
 from .embedded import EmbeddedRedis
 from .errors import ConfigError
 from .settings import REDIS_CLIENTS, SERVERS, Settings
@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--ttl-ms", type=int, help="idle lifetime of a counter in ms (COUNTER_TTL_MS)"
     )
+    token_cli.add_parser(commands)
     return parser
 
 
@@ -75,11 +76,14 @@ def serve(settings: Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    options = {k: v for k, v in vars(args).items() if k != "command"}
+    skip = {"command", *token_cli.TOKEN_OPTIONS}
+    options = {k: v for k, v in vars(args).items() if k not in skip}
     try:
         settings = Settings.from_env(**options)
         if args.command == "serve":
             return serve(settings)
+        if args.command == "token":
+            return token_cli.run(args, settings)
     except ConfigError as error:
         print(f"counter: error: {error}", file=sys.stderr)
         return 2

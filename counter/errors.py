@@ -58,3 +58,7 @@ class StoreUnavailable(CounterError):
 
 class StoreError(CounterError):
     """Redis answered with something the engine did not expect (a bug, HTTP 500)."""
+
+
+class TokenNameTaken(CounterError):
+    """``counter token create`` with a name another token already has."""

@@ -3,8 +3,9 @@
 These two routes carry nearly all of a counter's traffic. Routing, the Request object
 and the Response machinery cost more CPU than the Redis call itself, so plain requests
 (no query string) are answered here, through the same ``CountApi.call`` the router's
-endpoints use, with the same status, body and headers (CORS included). Everything
-else, including ``?callback=`` and ``?img``, goes on to the router unchanged.
+endpoints use, with the same status, body and headers. It is the innermost middleware,
+so CORS and any rate limit apply as they do to the router. Everything else, including
+``?callback=`` and ``?img``, goes on to the router unchanged.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Mapping
 from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .cors import SIMPLE_HEADERS
 from .countapi import CountApi
 from .render import raw_json
 
@@ -44,7 +44,6 @@ class HotPath:
             fields, operation, params, lambda name: _header(scope, name), _EMPTY_QUERY
         )
         payload, headers = raw_json(status, body, x_path)
-        headers.extend(SIMPLE_HEADERS)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
 

@@ -38,8 +38,28 @@ class Keys:
     def export(self, namespace: str, export_id: str) -> str:
         return f"{self.prefix}exp:{{{namespace}}}:{export_id}"
 
+    def export_payload(self, namespace: str, export_id: str) -> str:
+        return f"{self.prefix}exp:{{{namespace}}}:{export_id}:gz"
+
+    def export_sequence(self) -> str:
+        return f"{self.prefix}expseq"
+
+    def export_namespace(self, export_id: str) -> str:
+        # Export ids are global integers (shell clients read them with ``jq .id``),
+        # so a lookup key finds the namespace slot that holds the job.
+        return f"{self.prefix}expns:{{{export_id}}}"
+
+    def recent_visits(self, namespace: str) -> str:
+        return f"{self.prefix}vis:{{{namespace}}}"
+
     def token(self, digest: str) -> str:
         return f"{self.prefix}tok:{{{digest}}}"
+
+    def token_names(self) -> str:
+        return f"{self.prefix}tokens"
+
+    def idempotency(self, token_digest: str, key_digest: str) -> str:
+        return f"{self.prefix}idem:{{{token_digest}}}:{key_digest}"
 
     def rate_limit(self, bucket: str) -> str:
         return f"{self.prefix}rl:{{{bucket}}}"

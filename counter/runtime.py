@@ -20,7 +20,7 @@ from .resp import RespTransport
 from .settings import Settings
 from .stats import StatsAggregator
 from .store import Store
-from .transport import RedisPyTransport, Transport, resp_supports
+from .transport import resp_supports
 
 
 def connect(url: str, *, max_connections: int = 64) -> Redis:
@@ -63,22 +63,22 @@ class Runtime:
         return self._store
 
     async def _open(self) -> Store:
-        redis: Redis | Transport | None = self._redis
-        if redis is None:
-            url = self.settings.redis_url
-            if url is None:
-                embedded = EmbeddedRedis(self.settings.data_dir)
-                await asyncio.to_thread(embedded.start)
-                self._embedded = embedded
-                url = embedded.url
-            redis = self._client(url)
-        return Store(redis, keys=Keys(self.settings.prefix), ttl_ms=self.settings.ttl_ms)
-
-    def _client(self, url: str) -> Transport:
-        # The minimal auto-pipelining client where it applies; redis-py for TLS.
+        keys, ttl_ms = Keys(self.settings.prefix), self.settings.ttl_ms
+        if self._redis is not None:
+            return Store(self._redis, keys=keys, ttl_ms=ttl_ms)
+        url = self.settings.redis_url
+        if url is None:
+            embedded = EmbeddedRedis(self.settings.data_dir)
+            await asyncio.to_thread(embedded.start)
+            self._embedded = embedded
+            url = embedded.url
+        redis = connect(url, max_connections=self.settings.redis_max_connections)
+        transport = None
         if self.settings.redis_client == "resp" and resp_supports(url):
-            return RespTransport.from_url(url)
-        return RedisPyTransport(connect(url, max_connections=self.settings.redis_max_connections))
+            # The hot path's scripts and reads on the auto-pipelining client; redis-py
+            # (which connects only when used) for the rarer commands, and for TLS.
+            transport = RespTransport.from_url(url)
+        return Store(redis, transport=transport, keys=keys, ttl_ms=ttl_ms)
 
     async def close(self) -> None:
         """Flush stats, close the client we opened, stop the Redis we started."""

@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from dataclasses import field as dataclass_field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,6 +42,23 @@ class Settings:
     ttl_ms: int = DEFAULT_TTL_MS
     stats_flush_ms: int = 1000
     redis_max_connections: int = 64
+    # /api/v0 (GoatCounter-style); limits are requests per window, per token.
+    api_count_limit: int = 60
+    api_count_window_s: int = 120
+    api_limit: int = 300
+    api_window_s: int = 60
+    api_max_body_bytes: int = 1_048_576
+    snapshot_max_body_bytes: int = 67_108_864
+    hit_log_max_entries: int = 10_000_000
+    hit_log_max_age_days: int = 400
+    export_retention_s: int = 86_400
+    export_lease_ms: int = 30_000
+    export_page_size: int = 1000
+    # Per-client-IP limit on the public CountAPI routes: 0 (the default) turns it off.
+    public_ip_limit: int = 0
+    public_ip_window_s: int = 60
+    # Comma-separated proxy addresses or networks whose X-Forwarded-For is believed.
+    trusted_proxies: str = ""
 
     def __post_init__(self) -> None:
         _check(1 <= self.port <= 65535, "port", "must be between 1 and 65535", self.port)
@@ -67,6 +85,25 @@ class Settings:
             "must be between 1 and 10000",
             self.redis_max_connections,
         )
+        for name in _POSITIVE_API_SETTINGS:
+            value = getattr(self, name)
+            _check(value > 0, name, "must be a positive integer", value)
+        _check(
+            self.public_ip_limit >= 0,
+            "public_ip_limit",
+            "must be 0 (off) or more",
+            self.public_ip_limit,
+        )
+        _check(
+            self.public_ip_window_s > 0,
+            "public_ip_window_s",
+            "must be positive",
+            self.public_ip_window_s,
+        )
+        try:
+            self.trusted_networks()
+        except ValueError as error:
+            raise ConfigError(f"COUNTER_TRUSTED_PROXIES (--trusted-proxies): {error}") from None
         _check(
             "{" not in self.prefix and "}" not in self.prefix,
             "prefix",
@@ -94,6 +131,11 @@ class Settings:
         values.update({name: value for name, value in overrides.items() if value is not None})
         return cls(**values)
 
+    def trusted_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """The proxies whose ``X-Forwarded-For`` is believed (none by default)."""
+        parts = (part.strip() for part in self.trusted_proxies.split(","))
+        return tuple(ip_network(part, strict=False) for part in parts if part)
+
     def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
@@ -105,6 +147,21 @@ class Settings:
             if value is not None:
                 env[f"COUNTER_{field.name.upper()}"] = str(value)
         return env
+
+
+_POSITIVE_API_SETTINGS = (
+    "api_count_limit",
+    "api_count_window_s",
+    "api_limit",
+    "api_window_s",
+    "api_max_body_bytes",
+    "snapshot_max_body_bytes",
+    "hit_log_max_entries",
+    "hit_log_max_age_days",
+    "export_retention_s",
+    "export_lease_ms",
+    "export_page_size",
+)
 
 
 def _check(ok: bool, name: str, rule: str, value: object) -> None:
@@ -127,6 +184,10 @@ _CONVERTERS: dict[str, Callable[[str, str], Any]] = {
     "ttl_ms": _integer,
     "stats_flush_ms": _integer,
     "redis_max_connections": _integer,
+    **{
+        name: _integer
+        for name in (*_POSITIVE_API_SETTINGS, "public_ip_limit", "public_ip_window_s")
+    },
     "data_dir": lambda _name, raw: Path(raw),
 }
 

@@ -9,12 +9,14 @@ so the Store has one code path whatever carries its commands.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 Arg = str | int | bytes
@@ -39,6 +41,11 @@ class Transport(Protocol):
     async def run_script(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         """EVALSHA; on NOSCRIPT (empty script cache) load the script and run it once."""
 
+    async def run_scripts(
+        self, script: Script, calls: Sequence[tuple[Sequence[str], Sequence[Arg]]]
+    ) -> list[Any]:
+        """``run_script`` for many (keys, args) calls, in as few round trips as possible."""
+
     async def command(self, *args: Arg) -> Any:
         """One command, its raw reply."""
 
@@ -55,12 +62,27 @@ class RedisPyTransport:
         self.client = client
         self._scripts: dict[str, AsyncScript] = {}
 
-    async def run_script(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+    def _registered(self, script: Script) -> AsyncScript:
         registered = self._scripts.get(script.sha)
         if registered is None:
             # register_script gives EVALSHA with a reload on NOSCRIPT, cluster-aware.
             registered = self._scripts[script.sha] = self.client.register_script(script.text)
-        return await registered(keys=keys, args=args)
+        return registered
+
+    async def run_script(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        return await self._registered(script)(keys=keys, args=args)
+
+    async def run_scripts(
+        self, script: Script, calls: Sequence[tuple[Sequence[str], Sequence[Arg]]]
+    ) -> list[Any]:
+        if len(calls) == 1 or not isinstance(self.client, Redis):
+            # On a cluster the keys span nodes: concurrent calls, routed by slot.
+            return list(await asyncio.gather(*(self.run_script(script, k, a) for k, a in calls)))
+        registered = self._registered(script)
+        async with self.client.pipeline(transaction=False) as pipe:
+            for keys, args in calls:
+                await registered(keys=keys, args=args, client=pipe)  # the pipeline loads it
+            return list(await pipe.execute())
 
     async def command(self, *args: Arg) -> Any:
         return _raw(args[0], await self.client.execute_command(*args))
@@ -81,13 +103,6 @@ def _raw(name: Arg, reply: Any) -> Any:
     if isinstance(reply, dict):  # HGETALL and friends: back to a flat field/value list
         return [item for pair in reply.items() for item in pair]
     return reply
-
-
-def as_transport(client: Any) -> Transport:
-    """A Transport as given, or a redis-py client wrapped in one."""
-    if isinstance(client, Transport):
-        return client
-    return RedisPyTransport(client)
 
 
 def resp_supports(url: str) -> bool:

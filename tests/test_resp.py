@@ -15,7 +15,6 @@ from redis.asyncio import Redis
 
 from counter import Keys, Store, StoreUnavailable
 from counter.resp import RespTransport
-from counter.transport import RedisPyTransport
 
 from .servers import RedisProcess
 
@@ -29,7 +28,8 @@ def private_redis(tmp_path: Path) -> Iterator[RedisProcess]:
 
 
 def resp_store(url: str, prefix: str, **options: float) -> Store:
-    return Store(RespTransport.from_url(url, **options), keys=Keys(prefix))
+    transport = RespTransport.from_url(url, **options)
+    return Store(Redis.from_url(url), transport=transport, keys=Keys(prefix))
 
 
 async def test_concurrent_hits_each_get_their_own_reply(redis_url: str, prefix: str) -> None:
@@ -199,7 +199,7 @@ def test_url_parsing() -> None:
 
 async def test_both_transports_give_the_store_the_same_replies(redis_url: str, prefix: str) -> None:
     fast = resp_store(redis_url, prefix)
-    standard = Store(RedisPyTransport(Redis.from_url(redis_url)), keys=Keys(prefix))
+    standard = Store(Redis.from_url(redis_url), keys=Keys(prefix))
     try:
         for store in (fast, standard, fast):
             await store.hit("ns", "same")

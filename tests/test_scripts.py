@@ -12,6 +12,8 @@ from counter import InvalidInput, Overflow, Store, StoreError
 from counter.scripts import Status, load, operation_names
 from counter.store import wall_clock_ms
 
+from .test_api_store import exercise_api_scripts
+
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
 DAY_MS = 86_400_000
@@ -47,6 +49,7 @@ async def test_every_call_site_matches_its_header_and_stays_in_one_slot(store: S
     await store.update("ns-a", "key-a", 1)
     await store.set("ns-a", "key-a", 5)
     await store.info("ns-a", "key-a")
+    await exercise_api_scripts(store)
     assert {name for name, _, _ in calls} == set(operation_names())
     for name, keys, args in calls:
         source = load(name)

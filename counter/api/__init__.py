@@ -1,0 +1,116 @@
+"""``/api/v0``: the authenticated, GoatCounter-style API, as a Starlette sub-app.
+
+``ApiV0(runtime).app`` is mounted by ``create_app``; ``ApiV0.running()`` belongs in the
+host's lifespan so exports still running at shutdown end as failed, not as orphans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..errors import CounterError, CounterNotFound
+from ..exports import Exporter, ExportSettings
+from ..http_errors import INTERNAL_ERROR, error_text, status_for
+from ..ratelimit import Limit
+from ..runtime import Runtime
+from ..store import wall_clock_ms
+from .count import CountRoute
+from .counters import CounterRoutes
+from .export_routes import ExportRoutes
+from .guard import ApiGuard
+from .io import ApiError, json_response, token_of
+
+PREFIX = "/api/v0"
+
+
+class ApiV0:
+    """The sub-app and the export runner it owns."""
+
+    def __init__(self, runtime: Runtime, *, clock: Callable[[], int] | None = None) -> None:
+        settings = runtime.settings
+        self.clock = clock or wall_clock_ms
+        self.exporter = Exporter(
+            ExportSettings(
+                page_size=settings.export_page_size,
+                lease_ms=settings.export_lease_ms,
+                retention_ms=settings.export_retention_s * 1000,
+            ),
+            self.clock,
+        )
+        count = CountRoute(runtime, self.clock)
+        exports = ExportRoutes(runtime, self.exporter)
+        counters = CounterRoutes(runtime, self.clock)
+        one = "/counters/{namespace}/{key}"
+        routes = [
+            Route("/me", me, methods=["GET"]),
+            Route("/count", count.handle, methods=["POST"]),
+            Route("/export", exports.start, methods=["POST"]),
+            Route("/export/{export_id:int}", exports.show, methods=["GET"]),
+            Route("/export/{export_id:int}/download", exports.download, methods=["GET"]),
+            Route("/counters", counters.list_page, methods=["GET"]),
+            Route(one, counters.show, methods=["GET"]),
+            Route(one, counters.put, methods=["PUT"]),
+            Route(one, counters.delete, methods=["DELETE"]),
+            Route(f"{one}/reset", counters.reset, methods=["POST"]),
+            Route("/snapshot/{namespace}", counters.snapshot, methods=["GET"]),
+            Route("/snapshot/{namespace}", counters.restore, methods=["POST"]),
+        ]
+        guard = Middleware(
+            ApiGuard,
+            runtime=runtime,
+            count_limit=Limit(settings.api_count_limit, settings.api_count_window_s),
+            api_limit=Limit(settings.api_limit, settings.api_window_s),
+            clock=clock,  # None: windows follow the Redis server's clock
+        )
+        self.app = Starlette(
+            routes=routes,
+            middleware=[guard],
+            exception_handlers={
+                ApiError: _api_error,
+                CounterError: _counter_error,
+                HTTPException: _http_error,
+                Exception: _internal_error,  # a bug: JSON, and nothing about it
+            },
+        )
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[ApiV0]:
+        try:
+            yield self
+        finally:
+            await self.exporter.close()
+
+
+async def me(request: Request) -> Response:
+    """``GET /api/v0/me``: what the presented token is and may do."""
+    return json_response(token_of(request).describe())
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return json_response(exc.body, exc.status)
+
+
+async def _counter_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CounterError)
+    status = status_for(exc)
+    text = "not found" if isinstance(exc, CounterNotFound) else error_text(exc, status)
+    return json_response({"error": text}, status)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    return json_response({"error": INTERNAL_ERROR}, 500)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    text = {404: "not found", 405: "method not allowed"}.get(exc.status_code, str(exc.detail))
+    return json_response({"error": text}, exc.status_code, dict(exc.headers or {}))
