@@ -20,17 +20,19 @@ _SERVE_PID = "_COUNTER_SERVE_PID"  # tells a worker process which process serves
 
 
 def die_with_server() -> None:
-    """In a worker of ``counter serve``: exit when the serving process dies, even by SIGKILL.
+    """In a worker of ``counter serve``: die with the serving process when it is killed.
 
     granian and uvicorn run workers as child processes; an orphaned worker would keep
-    the port and the Redis connection. Called where workers import the app.
+    the port and the Redis connection. A graceful stop goes through the server (which
+    stops its workers first); only a killed server leaves this to the kernel, and then
+    the worker is killed too, as it would have been in a single process.
     """
     serve_pid = os.environ.get(_SERVE_PID)
     if serve_pid is None or int(serve_pid) == os.getpid():
         return
-    die_with_parent()
+    die_with_parent(signal.SIGKILL)
     if os.getppid() != int(serve_pid):  # the server died before we asked
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def run_granian(settings: Settings) -> int:
