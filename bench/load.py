@@ -4,6 +4,8 @@
 
 Requests ``/<route>/<namespace>/key<random>`` over a key space of ``--keys`` keys and
 reports req/s, p50/p90/p99 latency and errors (non-2xx answers and socket errors).
+With ``--batch N --token T`` it posts GoatCounter batches instead: ``POST /api/v0/count``
+with N hits on random paths each, and also reports hits/s.
 It drives ``wrk`` when it is installed (``--tool wrk``), else a built-in asyncio
 generator (``--tool builtin``: one process, so it saturates sooner than wrk).
 """
@@ -33,6 +35,7 @@ local prefix, keys, suffix = "%(prefix)s", %(keys)d, "%(suffix)s"
 request = function()
   return wrk.format("GET", prefix .. math.random(1, keys) .. suffix)
 end
+%(batch_request)s
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -40,6 +43,18 @@ done = function(summary, latency, requests)
     .. '"p50_us": %%d, "p90_us": %%d, "p99_us": %%d}\\n',
     summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99)))
+end
+"""
+
+WRK_BATCH = """
+local batch_headers = {["Content-Type"] = "application/json",
+                       ["Authorization"] = "Bearer %(token)s"}
+request = function()
+  local hits = {}
+  for i = 1, %(batch)d do hits[i] = '{"path":"/key' .. math.random(1, keys) .. '"}' end
+  local body = '{"namespace":"%(ns)s","no_sessions":true,"hits":['
+    .. table.concat(hits, ",") .. ']}'
+  return wrk.format("POST", "%(path)s", batch_headers, body)
 end
 """
 
@@ -77,6 +92,8 @@ class Target:
     namespace: str = "bench"
     keys: int = 10_000
     suffix: str = ""
+    batch: int = 0  # > 0: POST /api/v0/count with this many hits per request
+    token: str = ""
 
     @property
     def path_prefix(self) -> str:
@@ -85,6 +102,15 @@ class Target:
 
     def path(self, n: int) -> str:
         return f"{self.path_prefix}{n}{self.suffix}"
+
+    @property
+    def count_path(self) -> str:
+        return f"{urlsplit(self.base_url).path.rstrip('/')}/api/v0/count"
+
+    def count_body(self) -> bytes:
+        hits = [{"path": f"/key{random.randint(1, self.keys)}"} for _ in range(self.batch)]
+        body = {"namespace": self.namespace, "no_sessions": True, "hits": hits}
+        return json.dumps(body).encode()
 
 
 def run(
@@ -108,6 +134,7 @@ def _run_wrk(target: Target, duration: float, connections: int, threads: int) ->
         "prefix": target.path_prefix,
         "keys": target.keys,
         "suffix": target.suffix,
+        "batch_request": _wrk_batch(target) if target.batch else "",
     }
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
         file.write(script)
@@ -164,10 +191,9 @@ async def _run_builtin(target: Target, duration: float, connections: int) -> Loa
                 continue
             try:
                 while time.perf_counter() < deadline:
-                    path = target.path(random.randint(1, target.keys))
-                    request = f"GET {path} HTTP/1.1\r\nHost: {split.netloc}\r\n\r\n"
+                    request = _builtin_request(target, split.netloc)
                     started = time.perf_counter()
-                    writer.write(request.encode())
+                    writer.write(request)
                     status, close = await _read_response(reader)
                     latencies.append(time.perf_counter() - started)
                     if not 200 <= status < 300:
@@ -193,6 +219,28 @@ async def _run_builtin(target: Target, duration: float, connections: int) -> Loa
         p90_ms=cuts[89] * 1000,
         p99_ms=cuts[98] * 1000,
     )
+
+
+def _wrk_batch(target: Target) -> str:
+    return WRK_BATCH % {
+        "path": target.count_path,
+        "batch": target.batch,
+        "ns": target.namespace,
+        "token": target.token,
+    }
+
+
+def _builtin_request(target: Target, host: str) -> bytes:
+    if not target.batch:
+        path = target.path(random.randint(1, target.keys))
+        return f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    body = target.count_body()
+    head = (
+        f"POST {target.count_path} HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {target.token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
@@ -222,13 +270,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--namespace", default="bench")
     parser.add_argument("--keys", type=int, default=10_000, help="key space size")
     parser.add_argument("--suffix", default="", help="appended to each path, e.g. '?img'")
+    parser.add_argument("--batch", type=int, default=0, help="hits per POST /api/v0/count")
+    parser.add_argument("--token", default="", help="API token with the count permission")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--tool", choices=("auto", "wrk", "builtin"), default="auto")
     parser.add_argument("--json", action="store_true", help="print the result as JSON too")
     args = parser.parse_args(argv)
-    target = Target(args.base_url, args.route, args.namespace, args.keys, args.suffix)
+    target = Target(
+        args.base_url, args.route, args.namespace, args.keys, args.suffix, args.batch, args.token
+    )
     server = _server_header(args.base_url)
     print(
         header(
@@ -249,7 +301,10 @@ def main(argv: list[str] | None = None) -> int:
         threads=args.threads,
         tool=args.tool,
     )
-    print(f"{args.route}: {result.line()}")
+    if args.batch:
+        print(f"count: {result.line()}  = {result.rps * args.batch:.0f} hits/s")
+    else:
+        print(f"{args.route}: {result.line()}")
     if args.json:
         print(json.dumps({**asdict(result), "rps": result.rps}))
     return 0

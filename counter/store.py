@@ -103,8 +103,18 @@ class Store:
             self._scripts[name] = (source, Script(source.text))
 
     async def _eval(self, name: str, keys: Sequence[str], args: Sequence[Arg]) -> list[Any]:
-        [reply] = await self._eval_many(name, [(keys, args)])
-        return reply
+        script = self._script(name, [(keys, args)])
+        async with _driver_errors():
+            reply = await self.transport.run_script(script, keys, args)
+        return _valid(name, reply)
+
+    def _script(self, name: str, calls: Sequence[tuple[Sequence[str], Sequence[Arg]]]) -> Script:
+        """The script, once every call's arity has been checked against its header."""
+        source, script = self._scripts[name]
+        for keys, args in calls:
+            if len(keys) != source.num_keys or len(args) != source.num_args:
+                raise StoreError(f"{name}.lua called with {len(keys)} keys and {len(args)} args")
+        return script
 
     def _history(self, namespace: str, key: str) -> tuple[list[str], list[str | int]]:
         """Keys and ARGV block shared by hit and update: the time buckets for now."""
@@ -229,16 +239,12 @@ class Store:
         self, name: str, calls: Sequence[tuple[Sequence[str], Sequence[Arg]]]
     ) -> list[list[Any]]:
         """Run one script many times in as few round trips as the transport allows."""
-        source, script = self._scripts[name]
-        for keys, args in calls:
-            if len(keys) != source.num_keys or len(args) != source.num_args:
-                raise StoreError(f"{name}.lua called with {len(keys)} keys and {len(args)} args")
+        if len(calls) == 1:
+            return [await self._eval(name, *calls[0])]
+        script = self._script(name, calls)
         async with _driver_errors():
             replies = await self.transport.run_scripts(script, calls)
-        for reply in replies:
-            if reply[0] == Status.INVALID:
-                raise InvalidInput(f"invalid argument to {name}: {_text(reply[1])}")
-        return [list(reply) for reply in replies]
+        return [_valid(name, reply) for reply in replies]
 
     async def count_hits(
         self, namespace: str, key: str, hits: int, *, at: int, now: int
@@ -572,6 +578,12 @@ def _recent_days(now: int) -> list[str]:
     days = HOURLY_RETENTION_MS // 86_400_000
     stamps = (time.gmtime(now / 1000 - 86_400 * back) for back in range(days))
     return [time.strftime("%Y%m%d", stamp) for stamp in stamps]
+
+
+def _valid(name: str, reply: Any) -> list[Any]:
+    if reply[0] == Status.INVALID:
+        raise InvalidInput(f"invalid argument to {name}: {_text(reply[1])}")
+    return list(reply)
 
 
 def _text(value: Any) -> str:

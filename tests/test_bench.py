@@ -110,14 +110,20 @@ def test_comparison(embedded_redis: RedisProcess) -> None:
         "--workers",
         "1",
         "--configs",
-        "redis-p1,naive,granian",
+        "redis-p1,naive,granian,batch",
     )
     assert_versions(output)
     table = [line for line in output.splitlines() if line.startswith("| ")]
     names = [line.split("|")[1].strip() for line in table[1:]]
-    expected = ["naive: Starlette + redis-py, hypercorn x1", "counter serve /hit, granian x1"]
+    expected = [
+        "naive: Starlette + redis-py, hypercorn x1",
+        "counter serve /hit, granian x1",
+        "counter serve POST /api/v0/count x100 hits, granian x1 (hits/s)",
+    ]
     if shutil.which("redis-benchmark"):
         expected.insert(0, "redis-benchmark EVALSHA hit, P=1")
     assert table[0].startswith("| configuration | req/s | p50 ms | p90 ms | p99 ms")
     assert names == expected
     assert "x naive" in table[0] and "x Redis limit (P=1)" in table[0]
+    errors = [line.split("|")[7].strip() for line in table[2:]]
+    assert errors == ["0"] * len(errors), table  # every request answered 2xx, batches too
