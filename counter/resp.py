@@ -154,17 +154,28 @@ class RespTransport:
     # -- the Transport interface ------------------------------------------------------
 
     async def run_script(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
-        reply = await self._send(("EVALSHA", script.sha, len(keys), *keys, *args))
-        if isinstance(reply, hiredis.ReplyError) and str(reply).startswith(_NOSCRIPT):
-            # The script did not run: EVAL runs it once and caches it for the next EVALSHA.
-            reply = await self._send(("EVAL", script.text, len(keys), *keys, *args))
-        return _checked(reply)
+        [reply] = await self.run_scripts(script, [(keys, args)])
+        return reply
 
     async def run_scripts(
         self, script: Script, calls: Sequence[tuple[Sequence[str], Sequence[Arg]]]
     ) -> list[Any]:
-        # Issued in the same tick, so they leave in one write: a pipeline without the API.
-        return list(await asyncio.gather(*(self.run_script(script, k, a) for k, a in calls)))
+        # Queued in the same tick, so they leave in one write: a pipeline without the API.
+        sent = [self._send(("EVALSHA", script.sha, len(k), *k, *a)) for k, a in calls]
+        replies: list[Any] = []
+        failure: BaseException | None = None
+        for (keys, args), future in zip(calls, sent, strict=True):
+            try:  # every future is awaited, so none is left with an unread exception
+                reply = await future
+                if isinstance(reply, hiredis.ReplyError) and str(reply).startswith(_NOSCRIPT):
+                    # The script did not run: EVAL runs it once and refills the script cache.
+                    reply = await self._send(("EVAL", script.text, len(keys), *keys, *args))
+                replies.append(_checked(reply))
+            except Exception as error:
+                failure = failure or error
+        if failure is not None:
+            raise failure
+        return replies
 
     async def command(self, *args: Arg) -> Any:
         return _checked(await self._send(args))
