@@ -180,10 +180,6 @@ class RespTransport:
     async def command(self, *args: Arg) -> Any:
         return _checked(await self._send(args))
 
-    async def pipeline(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
-        futures = [self._send(command) for command in commands]  # one tick: one write
-        return [_checked(await future) for future in futures]
-
     async def close(self) -> None:
         self._closed = True
         if self._connecting is not None:

@@ -20,7 +20,6 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 Arg = str | int | bytes
-CLIENTS = ("resp", "redis-py")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +47,6 @@ class Transport(Protocol):
 
     async def command(self, *args: Arg) -> Any:
         """One command, its raw reply."""
-
-    async def pipeline(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
-        """Several commands in one round trip (not a transaction), their raw replies."""
 
     async def close(self) -> None: ...
 
@@ -85,20 +81,13 @@ class RedisPyTransport:
             return list(await pipe.execute())
 
     async def command(self, *args: Arg) -> Any:
-        return _raw(args[0], await self.client.execute_command(*args))
-
-    async def pipeline(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
-        async with self.client.pipeline(transaction=False) as pipe:
-            for command in commands:
-                pipe.execute_command(*command)
-            replies = await pipe.execute()
-        return [_raw(command[0], reply) for command, reply in zip(commands, replies, strict=True)]
+        return _raw(await self.client.execute_command(*args))
 
     async def close(self) -> None:
         await self.client.aclose()
 
 
-def _raw(name: Arg, reply: Any) -> Any:
+def _raw(reply: Any) -> Any:
     """Undo redis-py's reply parsing where it changes the RESP2 shape."""
     if isinstance(reply, dict):  # HGETALL and friends: back to a flat field/value list
         return [item for pair in reply.items() for item in pair]
