@@ -20,6 +20,7 @@ from .api import ApiV0
 from .cors import CORSMiddleware
 from .countapi import CountApi
 from .errors import CounterError
+from .fastpath import HotPath
 from .http_errors import INTERNAL_ERROR
 from .ratelimit import Limit, PublicIpLimit
 from .runtime import Runtime
@@ -65,6 +66,8 @@ def create_app(
                 clock=clock,
             )
         )
+    # Innermost: plain /hit and /get are answered before the router, after CORS and limits.
+    middleware.append(Middleware(HotPath, countapi=countapi))
     app = Starlette(
         routes=[
             *countapi.routes(),

@@ -1,4 +1,4 @@
-"""The ``counter`` command: ``counter serve`` runs the HTTP server (Hypercorn).
+"""The ``counter`` command: ``counter serve`` runs the HTTP server (granian, uvicorn or Hypercorn).
 
 Without a Redis URL, ``serve`` starts the embedded redis-server on a unix socket in
 the data directory, hands its URL to every worker, and stops it on exit.
@@ -13,11 +13,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, token_cli
+from . import __version__, servers, token_cli
 from .cluster import check_cluster, connect_cluster
 from .embedded import EmbeddedRedis
 from .errors import ConfigError
-from .settings import Settings
+from .settings import REDIS_CLIENTS, SERVERS, Settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,7 +28,17 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP server")
     serve.add_argument("--host", help="bind address (COUNTER_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="TCP port (COUNTER_PORT, default 8080)")
-    serve.add_argument("--workers", type=int, help="worker processes (COUNTER_WORKERS, default 1)")
+    serve.add_argument(
+        "--workers", type=int, help="worker processes (COUNTER_WORKERS, default: one per core)"
+    )
+    serve.add_argument(
+        "--server", choices=SERVERS, help="ASGI server (COUNTER_SERVER, default granian)"
+    )
+    serve.add_argument(
+        "--redis-client",
+        choices=REDIS_CLIENTS,
+        help="Redis client for redis:// and unix:// URLs (COUNTER_REDIS_CLIENT, default resp)",
+    )
     serve.add_argument(
         "--data-dir",
         type=Path,
@@ -51,10 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def serve(settings: Settings) -> int:
-    """Run Hypercorn until SIGINT/SIGTERM; the embedded Redis (if any) outlives every worker."""
-    from hypercorn.config import Config
-    from hypercorn.run import run
-
+    """Run the ASGI server until SIGINT/SIGTERM; the embedded Redis outlives every worker."""
     embedded = None
     if settings.redis_cluster is not None:
         asyncio.run(_check_cluster(settings))
@@ -64,19 +71,13 @@ def serve(settings: Settings) -> int:
     try:
         # Workers are fresh processes that import counter.asgi: settings travel as env.
         os.environ.update(settings.to_env())
-        config = Config()
-        config.application_path = "counter.asgi:app"
-        config.bind = [f"{settings.host}:{settings.port}"]
-        config.workers = 0 if settings.workers == 1 else settings.workers  # 0: in this process
-        config.accesslog = None
-        config.graceful_timeout = 5
         print(
             f"counter {__version__} serving on http://{settings.host}:{settings.port} "
-            f"({settings.workers} worker(s), redis {_redis_target(settings)})",
+            f"({settings.server}, {settings.workers} worker(s), redis {_redis_target(settings)})",
             file=sys.stderr,
             flush=True,
         )
-        return int(run(config) or 0)
+        return servers.run(settings)
     finally:
         if embedded is not None:
             embedded.stop()

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.datastructures import QueryParams
@@ -20,6 +20,8 @@ from .errors import CounterError, InvalidInput
 from .http_errors import COUNTAPI_FIELD_STATUSES, error_text, status_for
 from .names import (
     DEFAULT_NAMESPACE,
+    HOST_TOKEN,
+    PATHNAME_TOKEN,
     parse_bool,
     parse_int64,
     substitute,
@@ -31,6 +33,7 @@ from .store import Store
 
 Body = dict[str, Any]
 Operation = Callable[[Store, str, str, QueryParams], Awaitable[Body]]
+Header = Callable[[str], "str | None"]
 
 VALUE_FIELDS = ("value",)
 SET_FIELDS = ("old_value", "value")
@@ -75,19 +78,41 @@ class CountApi:
         self, fields: tuple[str, ...], operation: Operation
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            self.stats.count("requests")
             query = request.query_params
-            path = None
-            try:
-                check_callback(query)
-                namespace, key = _target(request)
-                path = f"{namespace}/{key}"
-                body = await operation(await self.runtime.store(), namespace, key, query)
-            except CounterError as error:
-                return _refusal(query, error, fields, path)
-            return render(query, 200, body, path)
+            headers = request.headers
+            status, body, path = await self.call(
+                fields, operation, request.path_params, headers.get, query
+            )
+            return render(query, status, body, path)
 
         return endpoint
+
+    async def call(
+        self,
+        fields: tuple[str, ...],
+        operation: Operation,
+        params: Mapping[str, str],
+        header: Header,
+        query: QueryParams,
+    ) -> tuple[int, Body, str | None]:
+        """Run one counter route: its HTTP status, body and ``X-Path`` (None if unnamed).
+
+        Shared by the router's endpoints and the hot path in ``fastpath.py``.
+        """
+        self.stats.count("requests")
+        path = None
+        try:
+            check_callback(query)
+            namespace, key = _target(params, header)
+            path = f"{namespace}/{key}"
+            body = await operation(await self.runtime.store(), namespace, key, query)
+        except CounterError as error:
+            return (*_refusal_body(error, fields), path)
+        return 200, body, path
+
+    def hot_operations(self) -> dict[str, tuple[tuple[str, ...], Operation]]:
+        """The busiest routes, which ``fastpath.py`` answers before the router."""
+        return {"hit": (VALUE_FIELDS, self._hit), "get": (VALUE_FIELDS, self._get)}
 
     async def _get(self, store: Store, namespace: str, key: str, query: QueryParams) -> Body:
         return {"value": await store.get(namespace, key)}
@@ -147,12 +172,16 @@ class CountApi:
         return render(query, 200, {**totals, "version": __version__}, None)
 
 
-def _target(request: Request) -> tuple[str, str]:
+_TOKENS = (HOST_TOKEN, PATHNAME_TOKEN)
+
+
+def _target(params: Mapping[str, str], header: Header) -> tuple[str, str]:
     """The (namespace, key) a path names, placeholders substituted, both validated."""
-    params = request.path_params
-    origin, referer = request.headers.get("origin"), request.headers.get("referer")
-    namespace = substitute(params.get("namespace", DEFAULT_NAMESPACE), origin, referer)
-    key = substitute(params["key"], origin, referer)
+    namespace, key = params.get("namespace", DEFAULT_NAMESPACE), params["key"]
+    if namespace in _TOKENS or key in _TOKENS:
+        origin, referer = header("origin"), header("referer")
+        namespace = substitute(namespace, origin, referer)
+        key = substitute(key, origin, referer)
     return validate_name(namespace), validate_name(key)
 
 
@@ -174,10 +203,12 @@ def _create_options(query: QueryParams) -> dict[str, Any]:
 def _refusal(
     query: QueryParams, error: CounterError, fields: tuple[str, ...], path: str | None
 ) -> Response:
+    return render(query, *_refusal_body(error, fields), path)
+
+
+def _refusal_body(error: CounterError, fields: tuple[str, ...]) -> tuple[int, Body]:
     status = status_for(error)
     if status in COUNTAPI_FIELD_STATUSES:
         # CountAPI's shape: the route's own fields, null where the error has no value.
-        body: Body = {field: getattr(error, field, None) for field in fields}
-    else:
-        body = {"error": error_text(error, status)}
-    return render(query, status, body, path)
+        return status, {field: getattr(error, field, None) for field in fields}
+    return status, {"error": error_text(error, status)}

@@ -37,10 +37,11 @@ def socket_path(data_dir: Path) -> Path:
     return data_dir.resolve() / SOCKET_NAME
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+def die_with_parent(sig: int = signal.SIGTERM) -> None:  # pragma: no cover - in the child
+    """Ask Linux to send this process ``sig`` when its parent exits (even by SIGKILL)."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
 
 
 def answers_ping(path: Path, timeout: float = 0.5) -> bool:
@@ -106,7 +107,7 @@ class EmbeddedRedis:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
             start_new_session=True,  # a Ctrl-C in the terminal goes to us, we stop it cleanly
         )
         deadline = time.monotonic() + self.start_timeout

@@ -18,9 +18,11 @@ from redis.backoff import NoBackoff
 from .cluster import check_cluster, connect_cluster
 from .embedded import EmbeddedRedis
 from .keys import Keys
+from .resp import RespTransport
 from .settings import Settings
 from .stats import StatsAggregator
 from .store import Store
+from .transport import resp_supports
 
 
 def connect(url: str, *, max_connections: int = 64) -> Redis:
@@ -63,8 +65,10 @@ class Runtime:
         return self._store
 
     async def _open(self) -> Store:
-        redis = self._redis
-        if redis is None and self.settings.redis_cluster is not None:
+        keys, ttl_ms = Keys(self.settings.prefix), self.settings.ttl_ms
+        if self._redis is not None:
+            return Store(self._redis, keys=keys, ttl_ms=ttl_ms)
+        if self.settings.redis_cluster is not None:
             cluster = connect_cluster(
                 self.settings.cluster_nodes, max_connections=self.settings.redis_max_connections
             )
@@ -73,16 +77,20 @@ class Runtime:
             except BaseException:
                 await cluster.aclose()
                 raise
-            redis = cluster
-        if redis is None:
-            url = self.settings.redis_url
-            if url is None:
-                embedded = EmbeddedRedis(self.settings.data_dir)
-                await asyncio.to_thread(embedded.start)
-                self._embedded = embedded
-                url = embedded.url
-            redis = connect(url, max_connections=self.settings.redis_max_connections)
-        return Store(redis, keys=Keys(self.settings.prefix), ttl_ms=self.settings.ttl_ms)
+            return Store(cluster, keys=keys, ttl_ms=ttl_ms)
+        url = self.settings.redis_url
+        if url is None:
+            embedded = EmbeddedRedis(self.settings.data_dir)
+            await asyncio.to_thread(embedded.start)
+            self._embedded = embedded
+            url = embedded.url
+        redis = connect(url, max_connections=self.settings.redis_max_connections)
+        transport = None
+        if self.settings.redis_client == "resp" and resp_supports(url):
+            # The hot path's scripts and reads on the auto-pipelining client; redis-py
+            # (which connects only when used) for the rarer commands, and for TLS.
+            transport = RespTransport.from_url(url)
+        return Store(redis, transport=transport, keys=keys, ttl_ms=ttl_ms)
 
     async def close(self) -> None:
         """Flush stats, close the client we opened, stop the Redis we started."""

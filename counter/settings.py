@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
+from dataclasses import field as dataclass_field
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,13 @@ from urllib.parse import urlsplit
 from .errors import ConfigError
 
 DEFAULT_TTL_MS = 15_778_800_000  # 182.625 days, CountAPI's six months
+SERVERS = ("granian", "uvicorn", "hypercorn")
+REDIS_CLIENTS = ("resp", "redis-py")
+
+
+def default_workers() -> int:
+    """One worker per core: a worker is one event loop, so it uses one core at most."""
+    return max(1, min(os.cpu_count() or 1, 64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +33,9 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 8080
-    workers: int = 1
+    workers: int = dataclass_field(default_factory=default_workers)
+    server: str = "granian"
+    redis_client: str = "resp"
     data_dir: Path = Path("counter-data")
     redis_url: str | None = None
     redis_cluster: str | None = None  # "host:port,host:port": startup nodes of a Redis Cluster
@@ -54,6 +64,15 @@ class Settings:
     def __post_init__(self) -> None:
         _check(1 <= self.port <= 65535, "port", "must be between 1 and 65535", self.port)
         _check(1 <= self.workers <= 64, "workers", "must be between 1 and 64", self.workers)
+        _check(
+            self.server in SERVERS, "server", f"must be one of {', '.join(SERVERS)}", self.server
+        )
+        _check(
+            self.redis_client in REDIS_CLIENTS,
+            "redis_client",
+            f"must be one of {', '.join(REDIS_CLIENTS)}",
+            self.redis_client,
+        )
         _check(self.ttl_ms > 0, "ttl_ms", "must be a positive number of milliseconds", self.ttl_ms)
         _check(
             0 < self.stats_flush_ms <= 1000,

@@ -7,7 +7,6 @@ never leaked.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -18,7 +17,6 @@ import orjson
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.commands.core import AsyncScript
 
 from . import scripts
 from .errors import (
@@ -36,6 +34,7 @@ from .keys import Keys
 from .records import CounterRecord, ExportStart, ExportStep, LogLimits, RateWindow
 from .scripts import Status
 from .settings import DEFAULT_TTL_MS
+from .transport import Arg, RedisPyTransport, Script, Transport
 
 Clock = Callable[[], int]
 HOURLY_RETENTION_MS = 8 * 86_400_000  # hourly buckets cover the last 7 days, plus today
@@ -89,44 +88,46 @@ async def _driver_errors() -> AsyncIterator[None]:
 
 
 class Store:
-    """Atomic counter operations on one Redis (standalone or cluster) client."""
+    """Atomic counter operations on one Redis (standalone or cluster) client.
+
+    Every script, and the hot path's plain commands, go through ``transport``: by default
+    the redis-py client itself (``RedisPyTransport``; also for Redis Cluster), or the
+    auto-pipelining ``counter.resp.RespTransport`` on a standalone Redis. Either way the
+    Store's logic is the same code; ``redis`` serves the rarer commands.
+    """
 
     def __init__(
         self,
         redis: Redis | RedisCluster,
         *,
+        transport: Transport | None = None,
         keys: Keys | None = None,
         ttl_ms: int = DEFAULT_TTL_MS,
         clock: Clock = wall_clock_ms,
     ) -> None:
         self.redis = redis
+        self.transport: Transport = transport or RedisPyTransport(redis)
         self.keys = keys or Keys()
         self.ttl_ms = ttl_ms
         self.clock = clock
-        self._scripts: dict[str, tuple[scripts.ScriptSource, AsyncScript]] = {}
+        self._scripts: dict[str, tuple[scripts.ScriptSource, Script]] = {}
         for name in scripts.operation_names():
             source = scripts.load(name)
-            self._scripts[name] = (source, redis.register_script(source.text))
+            self._scripts[name] = (source, Script(source.text))
 
-    def _script(
-        self, name: str, calls: Sequence[tuple[Sequence[str], Sequence[str | int | bytes]]]
-    ) -> AsyncScript:
+    async def _eval(self, name: str, keys: Sequence[str], args: Sequence[Arg]) -> list[Any]:
+        script = self._script(name, [(keys, args)])
+        async with _driver_errors():
+            reply = await self.transport.run_script(script, keys, args)
+        return _valid(name, reply)
+
+    def _script(self, name: str, calls: Sequence[tuple[Sequence[str], Sequence[Arg]]]) -> Script:
         """The script, once every call's arity has been checked against its header."""
         source, script = self._scripts[name]
         for keys, args in calls:
             if len(keys) != source.num_keys or len(args) != source.num_args:
                 raise StoreError(f"{name}.lua called with {len(keys)} keys and {len(args)} args")
         return script
-
-    async def _eval(
-        self, name: str, keys: Sequence[str], args: Sequence[str | int | bytes]
-    ) -> list[Any]:
-        script = self._script(name, [(keys, args)])
-        async with _driver_errors():
-            reply = await script(keys=keys, args=args)
-        if reply[0] == Status.INVALID:
-            raise InvalidInput(f"invalid argument to {name}: {_text(reply[1])}")
-        return list(reply)
 
     def _history(self, namespace: str, key: str) -> tuple[list[str], list[str | int]]:
         """Keys and ARGV block shared by hit and update: the time buckets for now."""
@@ -199,7 +200,7 @@ class Store:
     async def get(self, namespace: str, key: str) -> int:
         """The counter's value (one HGET: a read needs no script to be atomic)."""
         async with _driver_errors():
-            value = await self.redis.hget(self.keys.counter(namespace, key), "value")
+            value = await self.transport.command("HGET", self.keys.counter(namespace, key), "value")
         if value is None:
             raise CounterNotFound(f"{namespace}/{key}")
         return int(value)
@@ -248,21 +249,15 @@ class Store:
         return results
 
     async def _eval_many(
-        self, name: str, calls: Sequence[tuple[Sequence[str], Sequence[str | int | bytes]]]
+        self, name: str, calls: Sequence[tuple[Sequence[str], Sequence[Arg]]]
     ) -> list[list[Any]]:
-        """Run one script many times: pipelined on a single Redis (the pipeline loads the
-        script first); on a cluster, where keys span nodes, as concurrent calls."""
-        if len(calls) == 1 or not isinstance(self.redis, Redis):
-            return list(await asyncio.gather(*(self._eval(name, k, a) for k, a in calls)))
+        """Run one script many times in as few round trips as the transport allows."""
+        if len(calls) == 1:
+            return [await self._eval(name, *calls[0])]
         script = self._script(name, calls)
-        async with _driver_errors(), self.redis.pipeline(transaction=False) as pipe:
-            for keys, args in calls:
-                await script(keys=keys, args=args, client=pipe)
-            replies = await pipe.execute()
-        for reply in replies:
-            if reply[0] == Status.INVALID:
-                raise InvalidInput(f"invalid argument to {name}: {_text(reply[1])}")
-        return [list(reply) for reply in replies]
+        async with _driver_errors():
+            replies = await self.transport.run_scripts(script, calls)
+        return [_valid(name, reply) for reply in replies]
 
     async def count_hits(
         self, namespace: str, key: str, hits: int, *, at: int, now: int
@@ -565,7 +560,7 @@ class Store:
         # A separate command: the index lives in the namespace's slot, not the counter's.
         # Listings prune members whose counter has expired.
         async with _driver_errors():
-            await self.redis.sadd(self.keys.namespace_index(namespace), key)
+            await self.transport.command("SADD", self.keys.namespace_index(namespace), key)
 
     async def add_stats(self, deltas: dict[str, int]) -> None:
         """Fold one process's stats deltas into the shared hash in one round trip."""
@@ -583,10 +578,12 @@ class Store:
 
     async def ping(self) -> None:
         async with _driver_errors():
-            await self.redis.ping()
+            await self.transport.command("PING")
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        await self.transport.close()  # the redis-py client itself, or a transport of its own
+        if not isinstance(self.transport, RedisPyTransport):
+            await self.redis.aclose()
 
 
 def _recent_days(now: int) -> list[str]:
@@ -594,6 +591,12 @@ def _recent_days(now: int) -> list[str]:
     days = HOURLY_RETENTION_MS // 86_400_000
     stamps = (time.gmtime(now / 1000 - 86_400 * back) for back in range(days))
     return [time.strftime("%Y%m%d", stamp) for stamp in stamps]
+
+
+def _valid(name: str, reply: Any) -> list[Any]:
+    if reply[0] == Status.INVALID:
+        raise InvalidInput(f"invalid argument to {name}: {_text(reply[1])}")
+    return list(reply)
 
 
 def _text(value: Any) -> str:

@@ -106,9 +106,19 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
 
 @pytest.fixture(scope="session", params=_backends())
 def backend(request: pytest.FixtureRequest) -> Backend:
-    if request.param == "url":
+    return _backend(request, request.param)
+
+
+@pytest.fixture(scope="session", params=[name for name in _backends() if name != "cluster"])
+def standalone_url(request: pytest.FixtureRequest) -> str:
+    """A single Redis's URL, for what speaks to one server only (the RESP client)."""
+    return _backend(request, request.param).address
+
+
+def _backend(request: pytest.FixtureRequest, name: str) -> Backend:
+    if name == "url":
         return Backend("url", url=os.environ["COUNTER_TEST_REDIS_URL"])
-    if request.param == "cluster":
+    if name == "cluster":
         cluster: RedisClusterProcesses = request.getfixturevalue("redis_cluster")
         return Backend("cluster", cluster=cluster.startup_nodes, cluster_processes=cluster)
     server: RedisProcess = request.getfixturevalue("embedded_redis")

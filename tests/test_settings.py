@@ -7,11 +7,14 @@ from pathlib import Path
 import pytest
 
 from counter import ConfigError, Settings
+from counter.settings import default_workers
 
 
 def test_defaults() -> None:
     settings = Settings.from_env({})
-    assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8080, 1)
+    assert (settings.host, settings.port) == ("127.0.0.1", 8080)
+    assert settings.workers == default_workers()  # one per core
+    assert (settings.server, settings.redis_client) == ("granian", "resp")
     assert settings.data_dir == Path("counter-data")
     assert settings.redis_url is None and settings.prefix == "cnt:"
     assert settings.ttl_ms == 15_778_800_000

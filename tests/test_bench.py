@@ -1,0 +1,129 @@
+"""Smoke test of every benchmark command: each runs briefly and prints its result.
+
+Speed is never asserted here; only that the commands keep working and report what they
+promise (versions, rates, latency percentiles, the comparison table).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .servers import RedisProcess, ServeProcess
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_bench(*args: str) -> str:
+    completed = subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return completed.stdout
+
+
+def assert_versions(output: str) -> None:
+    assert re.search(r"# commit \S+ \| Python 3\.\d+", output), output
+    assert re.search(r"Redis (\d+\.\d+\.\d+|n/a)", output), output
+    assert "granian " in output and "hypercorn " in output
+
+
+def test_store_benchmark(embedded_redis: RedisProcess) -> None:
+    output = run_bench(
+        "bench.store",
+        "--redis-url",
+        embedded_redis.url,
+        "--duration",
+        "0.2",
+        "--concurrency",
+        "8",
+        "--keys",
+        "50",
+    )
+    assert_versions(output)
+    rows = re.findall(r"^(resp|redis-py)\s+(hit|get)\s+(\d+)\s+(\d+)$", output, re.M)
+    assert {(client, op, callers) for client, op, callers, _ in rows} == {
+        (client, op, callers)
+        for client in ("resp", "redis-py")
+        for op in ("hit", "get")
+        for callers in ("1", "8")
+    }
+    assert all(int(rate) > 0 for *_, rate in rows)
+
+
+@pytest.mark.parametrize("tool", ["builtin", "wrk"])
+def test_load_harness(tool: str, embedded_redis: RedisProcess, prefix: str, tmp_path: Path) -> None:
+    if tool == "wrk" and shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed (CI installs it; the builtin generator is tested)")
+    server = ServeProcess(
+        ["--workers", "1"],
+        {"COUNTER_REDIS_URL": embedded_redis.url, "COUNTER_PREFIX": prefix},
+        tmp_path,
+    ).start()
+    try:
+        output = run_bench(
+            "bench.load",
+            server.base_url,
+            "--duration",
+            "1",
+            "--connections",
+            "4",
+            "--keys",
+            "20",
+            "--tool",
+            tool,
+            "--json",
+        )
+    finally:
+        server.stop()
+    assert_versions(output)
+    assert "server: granian" in output
+    line = re.search(
+        r"^hit: +(\d+) req/s +p50 +([\d.]+) ms +p90 +([\d.]+) ms +p99 +([\d.]+) ms"
+        r" +errors (\d+) .*" + tool,
+        output,
+        re.M,
+    )
+    assert line is not None, output
+    assert int(line[1]) > 0 and int(line[5]) == 0
+
+
+def test_comparison(embedded_redis: RedisProcess) -> None:
+    output = run_bench(
+        "bench.compare",
+        "--redis-url",
+        embedded_redis.url,
+        "--duration",
+        "1",
+        "--repeat",
+        "1",
+        "--connections",
+        "8",
+        "--keys",
+        "100",
+        "--workers",
+        "1",
+        "--configs",
+        "redis-p1,naive,granian,batch",
+    )
+    assert_versions(output)
+    table = [line for line in output.splitlines() if line.startswith("| ")]
+    names = [line.split("|")[1].strip() for line in table[1:]]
+    expected = [
+        "naive: Starlette + redis-py, hypercorn x1",
+        "counter serve /hit, granian x1",
+        "counter serve POST /api/v0/count x100 hits, granian x1 (hits/s)",
+    ]
+    if shutil.which("redis-benchmark"):
+        expected.insert(0, "redis-benchmark EVALSHA hit, P=1")
+    assert table[0].startswith("| configuration | req/s | p50 ms | p90 ms | p99 ms")
+    assert names == expected
+    assert "x naive" in table[0] and "x Redis limit (P=1)" in table[0]
+    errors = [line.split("|")[7].strip() for line in table[2:]]
+    assert errors == ["0"] * len(errors), table  # every request answered 2xx, batches too
