@@ -59,8 +59,8 @@ def test_store_benchmark(embedded_redis: RedisProcess) -> None:
 
 @pytest.mark.parametrize("tool", ["builtin", "wrk"])
 def test_load_harness(tool: str, embedded_redis: RedisProcess, prefix: str, tmp_path: Path) -> None:
-    if tool == "wrk" and shutil.which("wrk") is None:
-        pytest.skip("wrk is not installed (CI installs it; the builtin generator is tested)")
+    if tool == "wrk":
+        assert shutil.which("wrk"), "wrk is required for the suite: apt-get install wrk"
     server = ServeProcess(
         ["--workers", "1"],
         {"COUNTER_REDIS_URL": embedded_redis.url, "COUNTER_PREFIX": prefix},
