@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -83,10 +83,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until(check: object, timeout: float, what: str) -> None:
+def wait_until(check: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll ``check`` until it is truthy; the tests use this too."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+        if check():
             return
         time.sleep(0.05)
     raise TimeoutError(f"timed out waiting for {what}")

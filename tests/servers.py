@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +15,8 @@ from pathlib import Path
 import httpx
 import redis
 
+from bench.env import free_port, wait_until
 from counter.embedded import redis_server_binary
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def free_cluster_port() -> int:
@@ -41,15 +35,6 @@ def _is_free(port: int) -> bool:
         except OSError:
             return False
         return True
-
-
-def wait_for(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 def tcp_answers(port: int) -> bool:
@@ -96,7 +81,7 @@ class RedisProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_for(lambda: tcp_answers(self.port), 15, f"redis-server on port {self.port}")
+        wait_until(lambda: tcp_answers(self.port), 15, f"redis-server on port {self.port}")
         return self
 
     def stop(self) -> None:
@@ -142,7 +127,7 @@ class ServeProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        wait_for(self._healthy, timeout, f"counter serve on port {self.port}")
+        wait_until(self._healthy, timeout, f"counter serve on port {self.port}")
         return self
 
     def _healthy(self) -> bool:
@@ -215,11 +200,11 @@ class RedisClusterProcesses:
         self.replicas.append(replica)
         replica.command("CLUSTER", "MEET", "127.0.0.1", primary.port)
         primary_id = _text(primary.command("CLUSTER", "MYID"))
-        wait_for(
+        wait_until(
             lambda: primary_id in _text(replica.command("CLUSTER", "NODES")), 10, "the handshake"
         )
         replica.command("CLUSTER", "REPLICATE", primary_id)
-        wait_for(
+        wait_until(
             lambda: replica.command("INFO", "replication").get("master_link_status") == "up",  # type: ignore[attr-defined]
             10,
             "the replica to sync",
@@ -236,7 +221,7 @@ class RedisClusterProcesses:
             info = _text(node.command("CLUSTER", "INFO"))
             return "cluster_state:ok" in info and f"cluster_known_nodes:{known}" in info
 
-        wait_for(lambda: all(healthy(node) for node in running), timeout, "cluster_state:ok")
+        wait_until(lambda: all(healthy(node) for node in running), timeout, "cluster_state:ok")
 
     def restart(self, node: RedisProcess) -> None:
         """Stop a node and start it again on the same port with its nodes.conf."""
@@ -254,13 +239,13 @@ class RedisClusterProcesses:
         def offset(node: RedisProcess, field: str) -> int:
             return int(node.command("INFO", "replication")[field])  # type: ignore[index]
 
-        wait_for(
+        wait_until(
             lambda: offset(replica, "slave_repl_offset") >= offset(primary, "master_repl_offset"),
             10,
             "the replica to catch up",
         )
         primary.kill()
-        wait_for(
+        wait_until(
             lambda: _text(replica.command("ROLE")).startswith("[b'master'"),
             30,
             "the replica's promotion",

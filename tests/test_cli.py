@@ -15,7 +15,7 @@ import pytest
 from counter.embedded import answers_ping, socket_path
 
 from .conftest import Backend
-from .servers import ServeProcess, wait_for
+from .servers import ServeProcess, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -68,7 +68,7 @@ def test_killed_serve_leaves_no_orphan(tmp_path: Path) -> None:
     server = embedded_serve(tmp_path).start()
     server.stop(signal.SIGKILL)
     # the child gets SIGTERM from the kernel when its parent dies (PR_SET_PDEATHSIG)
-    wait_for(lambda: redis_servers_for(data_dir) == [], 10, "the embedded redis-server to exit")
+    wait_until(lambda: redis_servers_for(data_dir) == [], 10, "the embedded redis-server to exit")
 
 
 def test_several_workers_share_one_embedded_redis(tmp_path: Path) -> None:
