@@ -91,7 +91,10 @@ def test_several_workers_share_one_embedded_redis(tmp_path: Path) -> None:
     assert redis_servers_for(data_dir) == []
 
 
-def test_serve_with_external_redis(tmp_path: Path, backend: Backend, prefix: str) -> None:
+async def test_serve_with_external_redis(
+    tmp_path: Path, backend: Backend, prefix: str, redis: object
+) -> None:
+    # ``redis`` deletes this test's keys from the (possibly shared) server afterwards
     server = ServeProcess([*backend.serve_args(), "--prefix", prefix], {}, tmp_path).start()
     try:
         assert httpx.get(f"{server.base_url}/hit/external").json() == {"value": 1}
