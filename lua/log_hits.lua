@@ -61,12 +61,17 @@ end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', string.format('(%.0f', now - visit_window))
 
 -- Age trimming, a bounded step per batch: drop expired entries among the oldest 100.
-local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 100)
-local keep_from = nil
-for _, item in ipairs(oldest) do
-  local id, at = string.match(item[1], '^(%d+)-(%d+)$')
-  if now - tonumber(at) < tonumber(ARGV[4]) then keep_from = id break end
-  keep_from = string.format('%.0f', tonumber(id) + 1)
+-- Entries are in time order, so when the oldest has not expired none has: the usual case
+-- reads one entry, not a hundred.
+local max_age = tonumber(ARGV[4])
+local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+if oldest ~= nil and now - tonumber(string.match(oldest[1], '-(%d+)$')) >= max_age then
+  local keep_from = nil
+  for _, item in ipairs(redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 100)) do
+    local id, at = string.match(item[1], '^(%d+)-(%d+)$')
+    if now - tonumber(at) < max_age then keep_from = id break end
+    keep_from = string.format('%.0f', tonumber(id) + 1)
+  end
+  redis.call('XTRIM', KEYS[1], 'MINID', keep_from)
 end
-if keep_from ~= nil then redis.call('XTRIM', KEYS[1], 'MINID', keep_from) end
 return {OK, first, last}
