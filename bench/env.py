@@ -93,6 +93,16 @@ def wait_until(check: Callable[[], object], timeout: float, what: str) -> None:
     raise TimeoutError(f"timed out waiting for {what}")
 
 
+def redis_answers(port: int) -> bool:
+    """True when a Redis server on 127.0.0.1:``port`` answers PING; the tests use this too."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
 def http_ok(url: str) -> bool:
     import urllib.error
     import urllib.request
@@ -184,12 +194,7 @@ def start_redis(directory: Path) -> tuple[Child, str]:
 
     def answers() -> bool:
         child.check_alive()
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
+        return redis_answers(port)
 
     wait_until(answers, 15, "redis-server")
     return child, url

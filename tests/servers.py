@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from bench.env import free_port, wait_until
+from bench.env import free_port, redis_answers, wait_until
 from counter.embedded import redis_server_binary
 
 
@@ -35,15 +35,6 @@ def _is_free(port: int) -> bool:
         except OSError:
             return False
         return True
-
-
-def tcp_answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 @dataclass
@@ -81,7 +72,7 @@ class RedisProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_until(lambda: tcp_answers(self.port), 15, f"redis-server on port {self.port}")
+        wait_until(lambda: redis_answers(self.port), 15, f"redis-server on port {self.port}")
         return self
 
     def stop(self) -> None:
