@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from counter.embedded import redis_server_binary
+from counter.redis.embedded import redis_server_binary
 from tests.servers import RedisClusterProcesses, RedisProcess, ServeProcess
 
 SPREAD_KEYS = """

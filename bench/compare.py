@@ -31,12 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from counter import scripts
-from counter.keys import Keys
-from counter.settings import DEFAULT_TTL_MS
-
-from . import load
-from .env import Child, free_port, header, start_http, start_redis
+from bench import load
+from bench.env import Child, free_port, header, start_http, start_redis
+from counter.engine import scripts
+from counter.engine.base import DEFAULT_TTL_MS
+from counter.engine.keys import Keys
 
 
 @dataclass(frozen=True)

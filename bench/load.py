@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .env import header
+from bench.env import header
 
 WRK_SCRIPT = """
 math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from counter import scripts
-from counter.keys import Keys
+from counter.engine import scripts
+from counter.engine.keys import Keys
 
 redis = Redis.from_url(os.environ.get("COUNTER_REDIS_URL", "redis://127.0.0.1:6379/0"))
 keys = Keys(os.environ.get("COUNTER_PREFIX", "cnt:"))

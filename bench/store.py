@@ -23,14 +23,13 @@ from pathlib import Path
 
 import uvloop
 
+from bench.env import header, start_redis
+from counter.engine.keys import Keys
+from counter.engine.store import Store
 from counter.errors import CounterNotFound
-from counter.keys import Keys
-from counter.resp import RespTransport
+from counter.redis.resp import RespTransport
+from counter.redis.transport import Transport
 from counter.runtime import connect
-from counter.store import Store
-from counter.transport import Transport
-
-from .env import header, start_redis
 
 CLIENTS: dict[str, Callable[[str], Transport | None]] = {
     "resp": RespTransport.from_url,

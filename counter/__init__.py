@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .app import create_app, lifespan
-from .errors import (
+from counter.app import create_app, lifespan
+from counter.engine.keys import Keys
+from counter.engine.store import CounterInfo, HitResult, Store
+from counter.errors import (
     ConfigError,
     CounterError,
     CounterExists,
@@ -17,9 +17,8 @@ from .errors import (
     StoreError,
     StoreUnavailable,
 )
-from .keys import Keys
-from .settings import Settings
-from .store import CounterInfo, HitResult, Store
+from counter.settings import Settings
+from counter.version import __version__
 
 __all__ = [
     "ConfigError",

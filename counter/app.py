@@ -9,22 +9,21 @@ import orjson
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from .api import PREFIX as API_PREFIX
-from .api import ApiV0
-from .cors import CORSMiddleware
-from .countapi import CountApi
-from .errors import CounterError
-from .fastpath import HotPath
-from .http_errors import INTERNAL_ERROR
-from .ratelimit import Limit, PublicIpLimit
-from .runtime import Runtime
-from .settings import Settings
+from counter.api import PREFIX as API_PREFIX
+from counter.api import ApiV0
+from counter.errors import CounterError
+from counter.runtime import Runtime
+from counter.settings import Settings
+from counter.web.cors import CORSMiddleware
+from counter.web.countapi import CountApi
+from counter.web.errors import json_error_handlers
+from counter.web.hotpath import HotPath
+from counter.web.ratelimit import Limit, PublicIpLimit
 
 
 def create_app(
@@ -75,7 +74,7 @@ def create_app(
             Mount(API_PREFIX, app=api.app),
         ],
         middleware=middleware,
-        exception_handlers={HTTPException: _http_error, Exception: _internal_error},
+        exception_handlers=json_error_handlers(),
         lifespan=own_lifespan,
     )
     app.state.counter_runtime = runtime
@@ -105,13 +104,3 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 def _json(body: dict[str, object], status: int) -> Response:
     return Response(orjson.dumps(body), status, media_type="application/json")
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    text = {404: "not found", 405: "method not allowed"}.get(exc.status_code, str(exc.detail))
-    return _json({"error": text}, exc.status_code)
-
-
-async def _internal_error(request: Request, exc: Exception) -> Response:
-    return _json({"error": INTERNAL_ERROR}, 500)

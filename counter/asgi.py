@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gc
 
-from .app import create_app
-from .servers import die_with_server
+from counter.app import create_app
+from counter.cli.servers import die_with_server
 
 die_with_server()
 app = create_app()

@@ -15,14 +15,14 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from .cluster import check_cluster, connect_cluster
-from .embedded import EmbeddedRedis
-from .keys import Keys
-from .resp import RespTransport
-from .settings import Settings
-from .stats import StatsAggregator
-from .store import Store
-from .transport import resp_supports
+from counter.engine.keys import Keys
+from counter.engine.stats import StatsAggregator
+from counter.engine.store import Store
+from counter.redis.cluster import check_cluster, connect_cluster
+from counter.redis.embedded import EmbeddedRedis
+from counter.redis.resp import RespTransport
+from counter.redis.transport import resp_supports
+from counter.settings import Settings
 
 
 def connect(url: str, *, max_connections: int = 64) -> Redis:

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import ConfigError
+from counter.engine.base import DEFAULT_TTL_MS
+from counter.errors import ConfigError
 
-DEFAULT_TTL_MS = 15_778_800_000  # 182.625 days, CountAPI's six months
 SERVERS = ("granian", "uvicorn", "hypercorn")
 REDIS_CLIENTS = ("resp", "redis-py")
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from .app import create_app
-from .errors import ConfigError
-from .settings import Settings
+from counter.app import create_app
+from counter.errors import ConfigError
+from counter.settings import Settings
 
 __all__ = ["create_test_app", "fake_redis"]
 

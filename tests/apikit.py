@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 
 from counter import Settings, Store, create_app, lifespan
-from counter.store import wall_clock_ms
-from counter.tokens import create_token, parse_namespaces, parse_permissions
+from counter.engine.store import wall_clock_ms
+from counter.engine.tokens import create_token, parse_namespaces, parse_permissions
 
 ALL_PERMISSIONS = "count,export,read,manage"
 

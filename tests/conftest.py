@@ -25,12 +25,11 @@ from redis.crc import key_slot
 from starlette.applications import Starlette
 
 from counter import Settings, Store, create_app, lifespan
-from counter.cluster import connect_cluster
-from counter.keys import Keys
+from counter.engine.keys import Keys
+from counter.engine.store import wall_clock_ms
+from counter.redis.cluster import connect_cluster
 from counter.runtime import connect
-from counter.store import wall_clock_ms
-
-from .servers import RedisClusterProcesses, RedisProcess
+from tests.servers import RedisClusterProcesses, RedisProcess
 
 ALL_BACKENDS = ("embedded", "cluster", "url")
 

@@ -16,7 +16,7 @@ import httpx
 import redis
 
 from bench.env import free_port, redis_answers, wait_until
-from counter.embedded import redis_server_binary
+from counter.redis.embedded import redis_server_binary
 
 
 def free_cluster_port() -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .servers import RedisProcess, ServeProcess
+from tests.servers import RedisProcess, ServeProcess
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,23 +10,22 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..errors import CounterError, CounterNotFound
-from ..exports import Exporter, ExportSettings
-from ..http_errors import INTERNAL_ERROR, error_text, status_for
-from ..ratelimit import Limit
-from ..runtime import Runtime
-from ..store import wall_clock_ms
-from .count import CountRoute
-from .counters import CounterRoutes
-from .export_routes import ExportRoutes
-from .guard import ApiGuard
-from .io import ApiError, json_response, token_of
+from counter.api.count import CountRoute
+from counter.api.counters import CounterRoutes
+from counter.api.export_routes import ExportRoutes
+from counter.api.guard import ApiGuard
+from counter.api.io import ApiError, json_response, token_of
+from counter.engine.exports import Exporter, ExportSettings
+from counter.engine.store import wall_clock_ms
+from counter.errors import CounterError, CounterNotFound
+from counter.runtime import Runtime
+from counter.web.errors import error_text, json_error_handlers, status_for
+from counter.web.ratelimit import Limit
 
 PREFIX = "/api/v0"
 
@@ -76,8 +75,7 @@ class ApiV0:
             exception_handlers={
                 ApiError: _api_error,
                 CounterError: _counter_error,
-                HTTPException: _http_error,
-                Exception: _internal_error,  # a bug: JSON, and nothing about it
+                **json_error_handlers({"Cache-Control": "no-store"}),
             },
         )
 
@@ -104,13 +102,3 @@ async def _counter_error(request: Request, exc: Exception) -> Response:
     status = status_for(exc)
     text = "not found" if isinstance(exc, CounterNotFound) else error_text(exc, status)
     return json_response({"error": text}, status)
-
-
-async def _internal_error(request: Request, exc: Exception) -> Response:
-    return json_response({"error": INTERNAL_ERROR}, 500)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    text = {404: "not found", 405: "method not allowed"}.get(exc.status_code, str(exc.detail))
-    return json_response({"error": text}, exc.status_code, dict(exc.headers or {}))

@@ -16,12 +16,12 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import OutOfBounds, Overflow
-from ..hitlog import Hit, HitError, parse_hit
-from ..records import LogLimits
-from ..runtime import Runtime
-from ..store import Store
-from .io import ApiError, json_response, namespace_for, parse_json, read_body, require
+from counter.api.io import ApiError, json_response, namespace_for, parse_json, read_body, require
+from counter.engine.hits import Hit, HitError, parse_hit
+from counter.engine.records import LogLimits
+from counter.engine.store import Store
+from counter.errors import OutOfBounds, Overflow
+from counter.runtime import Runtime
 
 MAX_HITS = 500
 IDEMPOTENCY_KEEP_MS = 86_400_000

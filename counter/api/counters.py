@@ -16,12 +16,12 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from ..errors import CounterNotFound
-from ..names import INT64_MAX, INT64_MIN, NAME_PATTERN, is_valid_name
-from ..records import CounterRecord
-from ..runtime import Runtime
-from ..store import CounterInfo, Store
-from .io import ApiError, json_response, namespace_for, parse_json, read_body
+from counter.api.io import ApiError, json_response, namespace_for, parse_json, read_body
+from counter.engine.names import INT64_MAX, INT64_MIN, NAME_PATTERN, is_valid_name
+from counter.engine.records import CounterRecord
+from counter.engine.store import CounterInfo, Store
+from counter.errors import CounterNotFound
+from counter.runtime import Runtime
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 500

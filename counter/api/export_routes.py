@@ -5,9 +5,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..exports import Exporter, render_job
-from ..runtime import Runtime
-from .io import ApiError, json_response, namespace_for, read_json, require, token_of
+from counter.api.io import ApiError, json_response, namespace_for, read_json, require, token_of
+from counter.engine.exports import Exporter, render_job
+from counter.runtime import Runtime
 
 _BODY_FIELDS = frozenset({"namespace", "start_from_hit_id"})
 

@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..errors import CounterError
-from ..ratelimit import Limit, charge, client_ip, send_error, send_json, with_headers
-from ..runtime import Runtime
-from ..tokens import Token, authenticate
-from .io import TOKEN_STATE
+from counter.api.io import TOKEN_STATE
+from counter.engine.tokens import Token, authenticate
+from counter.errors import CounterError
+from counter.runtime import Runtime
+from counter.web.ratelimit import Limit, charge, client_ip, send_error, send_json, with_headers
 
 COUNT_PATH = "/count"
 

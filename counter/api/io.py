@@ -12,8 +12,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..names import NAME_PATTERN, is_valid_name
-from ..tokens import Token
+from counter.engine.names import NAME_PATTERN, is_valid_name
+from counter.engine.tokens import Token
 
 TOKEN_STATE = "counter_token"
 

@@ -1,0 +1,120 @@
+"""The engine's base: one Redis client, the transport scripts go through, the Lua scripts.
+
+Each domain of the Store (``counters``, ``hitlog``, ``exports``, ``tokens``, ``ratelimits``,
+``stats``) is a mixin on ``StoreBase``; ``store.Store`` composes them. Script statuses
+become exceptions from ``counter.errors``; driver errors are wrapped, never leaked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+
+from counter.engine import scripts
+from counter.engine.keys import Keys
+from counter.engine.scripts import Status
+from counter.errors import InvalidInput, StoreError, StoreUnavailable
+from counter.redis.transport import Arg, RedisPyTransport, Script, Transport
+
+Clock = Callable[[], int]
+DEFAULT_TTL_MS = 15_778_800_000  # 182.625 days, CountAPI's six months
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+# Outages, including a cluster that is re-electing a primary or resharding a slot.
+_UNAVAILABLE = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    OSError,
+    redis_errors.ClusterDownError,
+    redis_errors.TryAgainError,
+    redis_errors.MasterDownError,
+    redis_errors.SlotNotCoveredError,
+)
+
+
+@asynccontextmanager
+async def driver_errors() -> AsyncIterator[None]:
+    """Translate redis-py exceptions into the engine's own."""
+    try:
+        yield
+    except _UNAVAILABLE as error:
+        raise StoreUnavailable("the counter store (Redis) is unavailable") from error
+    except (redis_errors.RedisError, redis_errors.RedisClusterException) as error:
+        raise StoreError("unexpected reply from the counter store") from error
+
+
+class StoreBase:
+    """The Redis client, the transport and the registered scripts every domain mixin uses."""
+
+    def __init__(
+        self,
+        redis: Redis | RedisCluster,
+        *,
+        transport: Transport | None = None,
+        keys: Keys | None = None,
+        ttl_ms: int = DEFAULT_TTL_MS,
+        clock: Clock = wall_clock_ms,
+    ) -> None:
+        self.redis = redis
+        self.transport: Transport = transport or RedisPyTransport(redis)
+        self.keys = keys or Keys()
+        self.ttl_ms = ttl_ms
+        self.clock = clock
+        self._scripts: dict[str, tuple[scripts.ScriptSource, Script]] = {}
+        for name in scripts.operation_names():
+            source = scripts.load(name)
+            self._scripts[name] = (source, Script(source.text))
+
+    async def _eval(self, name: str, keys: Sequence[str], args: Sequence[Arg]) -> list[Any]:
+        script = self._script(name, [(keys, args)])
+        async with driver_errors():
+            reply = await self.transport.run_script(script, keys, args)
+        return valid_reply(name, reply)
+
+    def _script(self, name: str, calls: Sequence[tuple[Sequence[str], Sequence[Arg]]]) -> Script:
+        """The script, once every call's arity has been checked against its header."""
+        source, script = self._scripts[name]
+        for keys, args in calls:
+            if len(keys) != source.num_keys or len(args) != source.num_args:
+                raise StoreError(f"{name}.lua called with {len(keys)} keys and {len(args)} args")
+        return script
+
+    async def _eval_many(
+        self, name: str, calls: Sequence[tuple[Sequence[str], Sequence[Arg]]]
+    ) -> list[list[Any]]:
+        """Run one script many times in as few round trips as the transport allows."""
+        if len(calls) == 1:
+            return [await self._eval(name, *calls[0])]
+        script = self._script(name, calls)
+        async with driver_errors():
+            replies = await self.transport.run_scripts(script, calls)
+        return [valid_reply(name, reply) for reply in replies]
+
+    async def ping(self) -> None:
+        async with driver_errors():
+            await self.transport.command("PING")
+
+    async def close(self) -> None:
+        await self.transport.close()  # the redis-py client itself, or a transport of its own
+        if not isinstance(self.transport, RedisPyTransport):
+            await self.redis.aclose()
+
+
+def valid_reply(name: str, reply: Any) -> list[Any]:
+    if reply[0] == Status.INVALID:
+        raise InvalidInput(f"invalid argument to {name}: {as_text(reply[1])}")
+    return list(reply)
+
+
+def as_text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,79 @@
+"""The hit log of ``/api/v0/count`` (a Redis Stream per namespace) and idempotency keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import orjson
+
+from counter.engine.base import StoreBase, as_text, driver_errors
+from counter.engine.records import LogLimits
+from counter.engine.scripts import Status
+
+
+class HitLogStore(StoreBase):
+    """Append hits with their hit ids, read them back by id, and claim idempotency keys."""
+
+    async def log_hits(
+        self, namespace: str, rows: Sequence[Sequence[str]], *, now: int, limits: LogLimits
+    ) -> tuple[int, int]:
+        """Append hits (``hitlog.LOG_FIELDS`` order) to the namespace log; the ids given."""
+        _, first, last = await self._eval(
+            "log_hits",
+            [
+                self.keys.hit_log(namespace),
+                self.keys.hit_sequence(namespace),
+                self.keys.recent_visits(namespace),
+            ],
+            [
+                orjson.dumps(rows).decode(),
+                now,
+                limits.max_entries,
+                limits.max_age_ms,
+                limits.visit_window_ms,
+            ],
+        )
+        return int(first), int(last)
+
+    async def last_hit_id(self, namespace: str) -> int:
+        async with driver_errors():
+            value = await self.redis.get(self.keys.hit_sequence(namespace))
+        return 0 if value is None else int(value)
+
+    async def read_hit_log(
+        self, namespace: str, *, after: int, until: int, count: int
+    ) -> list[tuple[int, dict[str, str]]]:
+        """Up to ``count`` logged hits with ids in (after, until], oldest first."""
+        if after >= until:
+            return []
+        async with driver_errors():
+            entries = await self.redis.xrange(
+                self.keys.hit_log(namespace), min=f"{after + 1}-0", max=str(until), count=count
+            )
+        return [
+            (
+                int(as_text(entry_id).partition("-")[0]),
+                {as_text(name): as_text(value) for name, value in (fields or {}).items()},
+            )
+            for entry_id, fields in entries or []
+        ]
+
+    async def claim_idempotency(
+        self, token_digest: str, key_digest: str, *, claim_ms: int
+    ) -> str | None:
+        """None when this request owns the key; else the stored answer ('' while pending)."""
+        reply = await self._eval(
+            "idempotency_claim", [self.keys.idempotency(token_digest, key_digest)], [claim_ms]
+        )
+        return None if reply[0] == Status.OK else as_text(reply[1])
+
+    async def settle_idempotency(
+        self, token_digest: str, key_digest: str, answer: str | None, *, keep_ms: int
+    ) -> None:
+        """Store the first answer for ``keep_ms``, or (None) release the claim for a retry."""
+        name = self.keys.idempotency(token_digest, key_digest)
+        async with driver_errors():
+            if answer is None:
+                await self.redis.delete(name)
+            else:
+                await self.redis.set(name, answer, px=keep_ms)

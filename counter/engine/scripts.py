@@ -1,0 +1,78 @@
+"""The Lua scripts shipped with the package: loading, headers, and reply statuses.
+
+Each operation is one file in ``lua/``; the helpers in ``lua/lib/`` are prepended
+so every script stays a single atomic EVALSHA.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import IntEnum
+from functools import cache
+from pathlib import Path
+
+_LIBRARY = ("status.lua", "int64.lua", "counter.lua")
+_HEADER_KEY = re.compile(r"KEYS\[(\d+)\]")
+_HEADER_ARG = re.compile(r"ARGV\[(\d+)\]")
+
+
+class Status(IntEnum):
+    """First element of every script reply; mirrors ``lua/lib/status.lua``."""
+
+    INVALID = -1
+    OK = 0
+    MISSING = 1
+    OUT_OF_BOUNDS = 2
+    OVERFLOW = 3
+    EXISTS = 4
+    RESET_DISABLED = 5
+
+
+def lua_dir() -> Path:
+    """Where the scripts live: inside the installed package, or the source checkout."""
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "lua"  # the wheel force-includes lua/ as counter/lua
+    if packaged.is_dir():
+        return packaged
+    return package.parent / "lua"
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptSource:
+    """One operation's file, its declared arity, and the full text sent to Redis."""
+
+    name: str
+    header: str
+    num_keys: int
+    num_args: int
+    text: str
+
+
+def _header(body: str) -> str:
+    if not body.startswith("--[["):
+        raise ValueError("script must open with a --[[ header ]] block")
+    return body[: body.index("]]") + 2]
+
+
+@cache
+def load(name: str) -> ScriptSource:
+    """Read ``lua/<name>.lua`` and prepend the shared library."""
+    root = lua_dir()
+    body = (root / f"{name}.lua").read_text()
+    header = _header(body)
+    keys = {int(n) for n in _HEADER_KEY.findall(header)}
+    args = {int(n) for n in _HEADER_ARG.findall(header)}
+    library = "\n".join((root / "lib" / lib).read_text() for lib in _LIBRARY)
+    return ScriptSource(
+        name=name,
+        header=header,
+        num_keys=max(keys, default=0),
+        num_args=max(args, default=0),
+        text=f"{library}\n{body}",
+    )
+
+
+def operation_names() -> list[str]:
+    """Every operation script shipped (not the library)."""
+    return sorted(path.stem for path in lua_dir().glob("*.lua"))
