@@ -20,6 +20,7 @@ from counter.errors import CounterError
 from counter.runtime import Runtime
 from counter.settings import Settings
 from counter.web.cors import CORSMiddleware
+from counter.web.badges import Badges
 from counter.web.countapi import CountApi
 from counter.web.errors import json_error_handlers
 from counter.web.hotpath import HotPath
@@ -69,6 +70,7 @@ def create_app(
     middleware.append(Middleware(HotPath, countapi=countapi))
     app = Starlette(
         routes=[
+            *Badges(countapi).routes(),  # before CountApi's: /hit/{ns}/{key} matches /hit/k/shield
             *countapi.routes(),
             Route("/healthz", health, methods=["GET"]),
             Mount(API_PREFIX, app=api.app),

@@ -19,6 +19,7 @@ from counter.web.countapi import CountApi
 from counter.web.render import raw_json
 
 _EMPTY_QUERY = QueryParams()
+_BADGE_SUFFIXES = frozenset({"shield", "shield.json"})
 
 
 class HotPath:
@@ -60,6 +61,8 @@ def _route_path(scope: Scope) -> str:
 def _params(rest: str) -> Mapping[str, str] | None:
     """``key`` or ``namespace/key`` as the router's ``{param}`` would match, else None."""
     parts = rest.split("/")
+    if parts[-1] in _BADGE_SUFFIXES:
+        return None  # /hit/<key>/shield is a badge (counter/web/badges.py), not a counter named so
     if len(parts) == 1 and parts[0]:
         return {"key": parts[0]}
     if len(parts) == 2 and parts[0] and parts[1]:
