@@ -19,8 +19,8 @@ from counter.api import ApiV0
 from counter.errors import CounterError
 from counter.runtime import Runtime
 from counter.settings import Settings
-from counter.web.cors import CORSMiddleware
 from counter.web.badges import Badges
+from counter.web.cors import CORSMiddleware
 from counter.web.countapi import CountApi
 from counter.web.errors import json_error_handlers
 from counter.web.hotpath import HotPath

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from counter.errors import InvalidInput
-
 from counter.web.badge_svg import STYLES, Badge
 
 # shields.io's named colors, so a badge URL copied from there keeps its look.
@@ -84,7 +83,9 @@ def parse_options(query: Mapping[str, str]) -> BadgeOptions:
         label=label,
         style=style,
         number_format=number_format,
-        label_color=parse_color(_one_of_two(query, "labelColor", "labelcolor", "#555"), "labelColor"),
+        label_color=parse_color(
+            _one_of_two(query, "labelColor", "labelcolor", "#555"), "labelColor"
+        ),
         color=parse_color(_one_of_two(query, "color", "bgcolor", "#007ec6"), "color"),
         text_color=parse_color(query.get("textcolor", "#fff"), "textcolor"),
     )
@@ -103,9 +104,7 @@ def parse_color(text: str, name: str) -> str:
         return named
     match = _HEX.fullmatch(text)
     if match is None:
-        raise InvalidInput(
-            f"{name} must be a hex color (such as 007ec6 or #4c1) or a named color"
-        )
+        raise InvalidInput(f"{name} must be a hex color (such as 007ec6 or #4c1) or a named color")
     return "#" + match.group(1).lower()
 
 

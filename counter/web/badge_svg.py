@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Protocol
+from typing import Protocol, TextIO, cast
 from xml.sax.saxutils import escape
 
 from badgepy.precalculated_text_measurer import PrecalculatedTextMeasurer
@@ -47,7 +47,9 @@ class _BoldMeasurer:
 
 @cache
 def _regular() -> _Measurer:
-    measurer: _Measurer = PrecalculatedTextMeasurer.default()
+    # badgepy's own ``default()`` loads this table through a deprecated importlib API.
+    with resources.files("badgepy").joinpath("default-widths.json").open(encoding="utf-8") as f:
+        measurer: _Measurer = PrecalculatedTextMeasurer.from_json(cast(TextIO, f))
     return measurer
 
 
@@ -74,9 +76,7 @@ class Style:
 
 
 _STYLES = {
-    "flat": Style(
-        20, 11, 5, 3, 14, True, (("0", "#bbb", ".1"), ("1", "#000", ".1"))
-    ),
+    "flat": Style(20, 11, 5, 3, 14, True, (("0", "#bbb", ".1"), ("1", "#000", ".1"))),
     "flat-square": Style(20, 11, 5, 0, 14, False),
     "plastic": Style(
         18,
@@ -121,9 +121,7 @@ def text_width(text: str, *, size: int = 11, bold: bool = False, spacing: float 
 
 
 def _measure(text: str, style: Style, *, bold: bool) -> _Text:
-    width = text_width(
-        text, size=style.font_size, bold=bold, spacing=style.letter_spacing
-    )
+    width = text_width(text, size=style.font_size, bold=bold, spacing=style.letter_spacing)
     return _Text(text, width, math.ceil(width) + 2 * style.padding)
 
 
@@ -181,6 +179,8 @@ def _text(text: _Text, x: int, style: Style, *, bold: bool) -> list[str]:
     length = round(text.width * 10)
     content = escape(text.text)
     weight = ' font-weight="bold"' if bold else ""
+    if style.letter_spacing:
+        weight += f' letter-spacing="{style.letter_spacing * 10:g}"'
     common = f'x="{centre}" transform="scale(.1)" textLength="{length}" lengthAdjust="spacing"'
     out = []
     if style.shadow:

@@ -52,7 +52,9 @@ class Badges:
             routes.append(Route(f"/badge{pattern}.svg", get_svg, methods=["GET"]))
         return routes
 
-    async def _value(self, request: Request, operation: str) -> tuple[int, dict[str, object], str | None]:
+    async def _value(
+        self, request: Request, operation: str
+    ) -> tuple[int, dict[str, object], str | None]:
         fields, run = self.operations[operation]
         return await self.countapi.call(
             fields, run, request.path_params, request.headers.get, request.query_params
