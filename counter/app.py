@@ -24,7 +24,9 @@ from counter.web.cors import CORSMiddleware
 from counter.web.countapi import CountApi
 from counter.web.errors import json_error_handlers
 from counter.web.hotpath import HotPath
+from counter.web.live_script import live_script_route
 from counter.web.ratelimit import Limit, PublicIpLimit
+from counter.web.stream import StreamHub
 
 
 def create_app(
@@ -32,15 +34,19 @@ def create_app(
     *,
     redis: Redis | RedisCluster | None = None,
     clock: Callable[[], int] | None = None,
+    handle_signals: bool = False,
 ) -> Starlette:
     """Build the counter ASGI app; with ``redis`` it uses that client instead of connecting.
 
     ``clock`` (ms) drives ``/api/v0`` time and rate-limit windows (tests); by default
-    windows follow the Redis server's clock so every instance agrees.
+    windows follow the Redis server's clock so every instance agrees. ``handle_signals``
+    (``counter serve`` sets it; an embedding host keeps its signals) ends open streams as
+    soon as SIGTERM/SIGINT arrives instead of when the server's graceful wait runs out.
     """
     runtime = Runtime(settings or Settings.from_env(), redis=redis)
     countapi = CountApi(runtime)
     api = ApiV0(runtime, clock=clock)
+    streams = StreamHub(runtime)
 
     async def health(request: Request) -> Response:
         try:
@@ -72,6 +78,8 @@ def create_app(
         routes=[
             *Badges(countapi).routes(),  # before CountApi's: /hit/{ns}/{key} matches /hit/k/shield
             *countapi.routes(),
+            *streams.routes(),
+            live_script_route(),
             Route("/healthz", health, methods=["GET"]),
             Mount(API_PREFIX, app=api.app),
         ],
@@ -81,6 +89,8 @@ def create_app(
     )
     app.state.counter_runtime = runtime
     app.state.counter_api = api
+    app.state.counter_streams = streams
+    app.state.counter_handle_signals = handle_signals
     return app
 
 
@@ -90,6 +100,10 @@ async def _running(app: Starlette) -> AsyncIterator[None]:
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(app.state.counter_runtime.running())
         await stack.enter_async_context(app.state.counter_api.running())
+        streams: StreamHub = app.state.counter_streams
+        stack.callback(streams.close)  # streams end before the store they read closes
+        if app.state.counter_handle_signals:
+            streams.install_signal_handlers()
         yield
 
 

@@ -8,7 +8,7 @@ from counter.app import create_app
 from counter.cli.servers import die_with_server
 
 die_with_server()
-app = create_app()
+app = create_app(handle_signals=True)
 
 # A server process (not an embedding host, which owns its GC policy): move everything
 # built at import out of the collector's sight and collect young objects less often.

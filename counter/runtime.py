@@ -15,6 +15,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from counter.engine.changes import ChangeFeed
 from counter.engine.keys import Keys
 from counter.engine.stats import StatsAggregator
 from counter.engine.store import Store
@@ -51,6 +52,7 @@ class Runtime:
         self.settings = settings
         self._redis = redis
         self._store: Store | None = None
+        self._changes: ChangeFeed | None = None
         self._embedded: EmbeddedRedis | None = None
         self._lock = asyncio.Lock()
         self.stats = StatsAggregator(self.store, settings.stats_flush_ms)
@@ -60,9 +62,28 @@ class Runtime:
         if self._store is None:
             async with self._lock:
                 if self._store is None:
-                    self._store = await self._open()
+                    store = await self._open()
+                    if self.settings.stream_max_per_process:
+                        self._changes = self._start_changes(store)
+                    self._store = store
                     self.stats.start()
         return self._store
+
+    def _start_changes(self, store: Store) -> ChangeFeed:
+        """Every process publishes changes of counters watched anywhere, streams or not."""
+        feed = ChangeFeed(
+            store,
+            interval_ms=self.settings.live_interval_ms,
+            refresh_ms=self.settings.live_refresh_ms,
+        )
+        store.changes = feed
+        feed.start()
+        return feed
+
+    async def changes(self) -> ChangeFeed | None:
+        """The change feed (None when live updates are off), once the Store is open."""
+        await self.store()
+        return self._changes
 
     async def _open(self) -> Store:
         keys, ttl_ms = Keys(self.settings.prefix), self.settings.ttl_ms
@@ -94,6 +115,9 @@ class Runtime:
 
     async def close(self) -> None:
         """Flush stats, close the client we opened, stop the Redis we started."""
+        changes, self._changes = self._changes, None
+        if changes is not None:
+            await changes.close()
         if self._store is not None:
             await self.stats.stop()  # its last flush still needs the open store
             store, self._store = self._store, None

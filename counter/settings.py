@@ -60,6 +60,13 @@ class Settings:
     public_ip_window_s: int = 60
     # Comma-separated proxy addresses or networks whose X-Forwarded-For is believed.
     trusted_proxies: str = ""
+    # Live updates (/stream): 0 streams per process turns streams and change feeds off.
+    stream_max_per_process: int = 10_000
+    stream_max_per_ip: int = 32
+    stream_heartbeat_ms: int = 15_000
+    stream_send_timeout_ms: int = 10_000
+    live_interval_ms: int = 100  # at most one event per counter per interval
+    live_refresh_ms: int = 10_000  # watch leases are renewed (and read back) this often
 
     def __post_init__(self) -> None:
         _check(1 <= self.port <= 65535, "port", "must be between 1 and 65535", self.port)
@@ -86,9 +93,15 @@ class Settings:
             "must be between 1 and 10000",
             self.redis_max_connections,
         )
-        for name in _POSITIVE_API_SETTINGS:
+        for name in (*_POSITIVE_API_SETTINGS, *_POSITIVE_LIVE_SETTINGS):
             value = getattr(self, name)
             _check(value > 0, name, "must be a positive integer", value)
+        _check(
+            self.stream_max_per_process >= 0,
+            "stream_max_per_process",
+            "must be 0 (streams off) or more",
+            self.stream_max_per_process,
+        )
         _check(
             self.public_ip_limit >= 0,
             "public_ip_limit",
@@ -170,6 +183,14 @@ class Settings:
         return env
 
 
+_POSITIVE_LIVE_SETTINGS = (
+    "stream_max_per_ip",
+    "stream_heartbeat_ms",
+    "stream_send_timeout_ms",
+    "live_interval_ms",
+    "live_refresh_ms",
+)
+
 _POSITIVE_API_SETTINGS = (
     "api_count_limit",
     "api_count_window_s",
@@ -218,7 +239,13 @@ _CONVERTERS: dict[str, Callable[[str, str], Any]] = {
     "redis_max_connections": _integer,
     **{
         name: _integer
-        for name in (*_POSITIVE_API_SETTINGS, "public_ip_limit", "public_ip_window_s")
+        for name in (
+            *_POSITIVE_API_SETTINGS,
+            *_POSITIVE_LIVE_SETTINGS,
+            "stream_max_per_process",
+            "public_ip_limit",
+            "public_ip_window_s",
+        )
     },
     "data_dir": lambda _name, raw: Path(raw),
 }

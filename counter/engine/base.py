@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
@@ -53,6 +53,14 @@ async def driver_errors() -> AsyncIterator[None]:
         raise StoreError("unexpected reply from the counter store") from error
 
 
+class ChangeSink(Protocol):
+    """Where the Store reports writes to counters somebody watches (``changes.ChangeFeed``)."""
+
+    watched: set[str]
+
+    def touched(self, counter_key: str) -> None: ...
+
+
 class StoreBase:
     """The Redis client, the transport and the registered scripts every domain mixin uses."""
 
@@ -70,6 +78,8 @@ class StoreBase:
         self.keys = keys or Keys()
         self.ttl_ms = ttl_ms
         self.clock = clock
+        # Live updates: None (the default) costs one attribute test per script.
+        self.changes: ChangeSink | None = None
         self._scripts: dict[str, tuple[scripts.ScriptSource, Script]] = {}
         for name in scripts.operation_names():
             source = scripts.load(name)
@@ -79,7 +89,11 @@ class StoreBase:
         script = self._script(name, [(keys, args)])
         async with driver_errors():
             reply = await self.transport.run_script(script, keys, args)
-        return valid_reply(name, reply)
+        result = valid_reply(name, reply)
+        changes = self.changes
+        if changes is not None and keys and keys[0] in changes.watched:
+            changes.touched(keys[0])
+        return result
 
     def _script(self, name: str, calls: Sequence[tuple[Sequence[str], Sequence[Arg]]]) -> Script:
         """The script, once every call's arity has been checked against its header."""
@@ -98,7 +112,23 @@ class StoreBase:
         script = self._script(name, calls)
         async with driver_errors():
             replies = await self.transport.run_scripts(script, calls)
-        return [valid_reply(name, reply) for reply in replies]
+        results = [valid_reply(name, reply) for reply in replies]
+        changes = self.changes
+        if changes is not None:
+            for keys, _ in calls:
+                if keys and keys[0] in changes.watched:
+                    changes.touched(keys[0])
+        return results
+
+    def _touched(self, counter_key: str) -> None:
+        """Report a write that went around ``_eval`` (a plain DEL, say) to the change feed.
+
+        Every script's KEYS[1] is reported by ``_eval``/``_eval_many`` themselves: a write
+        path added later is covered as long as its first key is the counter hash.
+        """
+        changes = self.changes
+        if changes is not None and counter_key in changes.watched:
+            changes.touched(counter_key)
 
     async def ping(self) -> None:
         async with driver_errors():

@@ -223,6 +223,7 @@ class CounterStore(StoreBase):
         async with driver_errors():
             removed = await self.redis.delete(*names)  # one slot: one atomic DEL
             await self.redis.srem(self.keys.namespace_index(namespace), key)
+        self._touched(names[0])
         return bool(removed)
 
     async def restore(self, namespace: str, key: str, record: CounterRecord, *, now: int) -> None:

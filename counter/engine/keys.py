@@ -66,3 +66,13 @@ class Keys:
 
     def stats(self) -> str:
         return f"{self.prefix}stats"
+
+    # Live updates (``changes.py``): pub/sub channels and the registry of watched counters.
+    def live_changes(self) -> str:
+        return f"{self.prefix}live:changes"
+
+    def live_control(self) -> str:
+        return f"{self.prefix}live:control"
+
+    def live_watchers(self) -> str:
+        return f"{self.prefix}live:watchers"
