@@ -32,6 +32,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from redis import exceptions as redis_errors
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.connection import Connection, SSLConnection
+from redis.asyncio.cluster import RedisCluster
 
 from counter.errors import CounterError, CounterNotFound
 
@@ -42,6 +46,21 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[["int | None"], None]
 _UNREAD = object()  # a watch's last value before its first read
+_PUBSUB_CONNECTION_SETTINGS = frozenset(
+    {
+        "host",
+        "port",
+        "username",
+        "password",
+        "socket_connect_timeout",
+        "ssl_ca_certs",
+        "ssl_certfile",
+        "ssl_keyfile",
+        "ssl_cert_reqs",
+        "ssl_check_hostname",
+    }
+)
+_POLL_S = 0.5  # the listener's longest wait for a message before it checks for close()
 _ERRORS = (redis_errors.RedisError, redis_errors.RedisClusterException, OSError, CounterError)
 
 
@@ -81,6 +100,7 @@ class ChangeFeed:
         self._read_timer = _Gate(self.interval, self._read)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._listener: asyncio.Task[None] | None = None
+        self._closing = False
         self.subscribed = asyncio.Event()
         self.published = 0  # messages sent, for tests and the bench
 
@@ -128,14 +148,17 @@ class ChangeFeed:
             self._listener = asyncio.create_task(self._listen())
 
     async def close(self) -> None:
+        self._closing = True
         self._publish_timer.cancel()
         self._read_timer.cancel()
         listener, self._listener = self._listener, None
-        for task in [*self._tasks, *([listener] if listener else [])]:
+        tasks = [*self._tasks, *([listener] if listener else [])]
+        for task in tasks:
             task.cancel()
-        for task in [*self._tasks, *([listener] if listener else [])]:
-            with contextlib.suppress(asyncio.CancelledError, *_ERRORS):
-                await task
+        if tasks:
+            # redis-py's get_message can swallow a cancel that meets its own timeout; the
+            # listener also checks ``_closing`` at least every _POLL_S.
+            await asyncio.wait(tasks, timeout=2 * _POLL_S + 1)
         if self._local:
             members = [self._member(counter_key) for counter_key in self._local]
             with contextlib.suppress(*_ERRORS):
@@ -173,9 +196,10 @@ class ChangeFeed:
 
     async def _listen(self) -> None:
         """Hold the one subscription; resubscribe (and re-read everything) after an outage."""
-        backoff = 0.1
-        while True:
-            pubsub = self.store.redis.pubsub()
+        backoff, attempt = 0.1, 0
+        while not self._closing:
+            pubsub, own = self._pubsub(attempt)
+            attempt += 1
             try:
                 await pubsub.subscribe(self.changes_channel, self.control_channel)
                 await self._refresh()
@@ -184,8 +208,8 @@ class ChangeFeed:
                 self.subscribed.set()
                 backoff = 0.1
                 next_refresh = time.monotonic() + self.refresh_s
-                while True:
-                    wait = max(0.0, next_refresh - time.monotonic())
+                while not self._closing:
+                    wait = min(_POLL_S, max(0.0, next_refresh - time.monotonic()))
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
                     if message is not None:
                         self._receive(_text(message["channel"]), _text(message["data"]))
@@ -200,6 +224,32 @@ class ChangeFeed:
             finally:
                 with contextlib.suppress(*_ERRORS):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    if own is not None:
+                        await own.aclose()
+
+    def _pubsub(self, attempt: int) -> tuple[PubSub, Redis | None]:
+        """A subscription connection (and the client we opened for it, to close after).
+
+        On a Cluster a plain connection to one node (the next one after each failure):
+        classic PUBLISH reaches every node, and this avoids the cluster client's own
+        per-slot pub/sub routing, which a classic subscription does not need.
+        """
+        redis = self.store.redis
+        if not isinstance(redis, RedisCluster):
+            return redis.pubsub(), None
+        nodes = sorted(redis.get_nodes(), key=lambda node: node.name)
+        node = nodes[attempt % len(nodes)]
+        # redis-py's plain connection, not the cluster's own class (``counter.redis.cluster``
+        # adapts that one to request/reply use, which a subscription is not).
+        settings = {
+            name: value
+            for name, value in node.connection_kwargs.items()
+            if name in _PUBSUB_CONNECTION_SETTINGS
+        }
+        ssl = issubclass(node.connection_class, SSLConnection)
+        pool = ConnectionPool(connection_class=SSLConnection if ssl else Connection, **settings)
+        client = Redis.from_pool(pool)
+        return client.pubsub(), client
 
     def _receive(self, channel: str, data: str) -> None:
         if channel == self.control_channel:
@@ -259,7 +309,9 @@ class ChangeFeed:
 
 
 class _Gate:
-    """Runs ``action`` soon after ``trigger()``, but at most once per ``interval`` seconds."""
+    """Runs ``action`` soon after ``trigger()``: at most once per ``interval`` seconds, and
+    never two at once (a slow read finishing after a newer one would show an older value).
+    """
 
     def __init__(self, interval: float, action: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self.interval = interval
@@ -267,8 +319,12 @@ class _Gate:
         self._last = -1e9
         self._timer: asyncio.TimerHandle | None = None
         self._running: asyncio.Task[None] | None = None
+        self._again = False
 
     def trigger(self) -> None:
+        if self._running is not None:
+            self._again = True  # once the running action is done
+            return
         if self._timer is not None:
             return
         loop = asyncio.get_running_loop()
@@ -279,6 +335,15 @@ class _Gate:
         self._timer = None
         self._last = asyncio.get_running_loop().time()
         self._running = asyncio.create_task(self.action())
+        self._running.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._running = None
+        if not task.cancelled() and task.exception() is not None:
+            log.error("change feed step failed", exc_info=task.exception())
+        if self._again and not task.cancelled():
+            self._again = False
+            self.trigger()
 
     def cancel(self) -> None:
         if self._timer is not None:
