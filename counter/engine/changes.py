@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 from redis import exceptions as redis_errors
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import PubSub
-from redis.asyncio.connection import Connection, SSLConnection
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import Connection, SSLConnection
 
 from counter.errors import CounterError, CounterNotFound
 

@@ -42,9 +42,12 @@ class Instance:
 @asynccontextmanager
 async def instance(settings: Settings) -> AsyncIterator[Instance]:
     app = create_app(settings)
-    async with lifespan(app), serving(app) as base:
-        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-            yield Instance(app, base, http)
+    async with (
+        lifespan(app),
+        serving(app) as base,
+        httpx.AsyncClient(base_url=base, timeout=10) as http,
+    ):
+        yield Instance(app, base, http)
 
 
 @pytest.fixture
