@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from counter.engine.base import DEFAULT_TTL_MS
 from counter.errors import ConfigError
+from counter.redis.embedded import maxmemory_bytes
 
 SERVERS = ("granian", "uvicorn", "hypercorn")
 REDIS_CLIENTS = ("resp", "redis-py")
@@ -43,6 +44,12 @@ class Settings:
     ttl_ms: int = DEFAULT_TTL_MS
     stats_flush_ms: int = 1000
     redis_max_connections: int = 64
+    # The embedded Redis's memory ceiling: auto (a quarter of the machine), 0 (none), 512mb...
+    redis_maxmemory: str = "auto"
+    # HTTP connections: open connections per worker (0: from the open-files limit), and
+    # seconds a connection may take to send a request's headers, idle ones included.
+    max_connections: int = 0
+    header_timeout_s: int = 5
     # /api/v0 (GoatCounter-style); limits are requests per window, per token.
     api_count_limit: int = 60
     api_count_window_s: int = 120
@@ -85,6 +92,19 @@ class Settings:
             "redis_max_connections",
             "must be between 1 and 10000",
             self.redis_max_connections,
+        )
+        maxmemory_bytes(self.redis_maxmemory)  # ConfigError names the setting
+        _check(
+            0 <= self.max_connections <= 1_000_000,
+            "max_connections",
+            "must be 0 (from the open-files limit) or a number of connections",
+            self.max_connections,
+        )
+        _check(
+            1 <= self.header_timeout_s <= 3600,
+            "header_timeout_s",
+            "must be between 1 and 3600 seconds",
+            self.header_timeout_s,
         )
         for name in _POSITIVE_API_SETTINGS:
             value = getattr(self, name)
@@ -216,6 +236,8 @@ _CONVERTERS: dict[str, Callable[[str, str], Any]] = {
     "ttl_ms": _integer,
     "stats_flush_ms": _integer,
     "redis_max_connections": _integer,
+    "max_connections": _integer,
+    "header_timeout_s": _integer,
     **{
         name: _integer
         for name in (*_POSITIVE_API_SETTINGS, "public_ip_limit", "public_ip_window_s")
