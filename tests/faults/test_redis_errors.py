@@ -107,7 +107,7 @@ async def test_every_route_answers_503_with_retry_after(
                 answer = await http.request(method, url, content=body)
                 what = f"{error.split()[0]} {method} {url}"
                 if "callback" in url:  # JSONP answers 200: the status travels in the body
-                    assert answer.text.startswith("cb({\"error\":"), (what, answer.text)
+                    assert answer.text.startswith('cb({"error":'), (what, answer.text)
                     assert '"status":503' in answer.text, (what, answer.text)
                     continue
                 assert answer.status_code == 503, (what, answer.text)
