@@ -7,6 +7,7 @@ deployment fails at start-up rather than on the first request.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from dataclasses import field as dataclass_field
@@ -217,17 +218,22 @@ def _parse_nodes(text: str) -> list[tuple[str, int]] | None:
     nodes = []
     for entry in text.split(","):
         host, colon, port = entry.strip().rpartition(":")
-        if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        if (
+            not colon
+            or not host
+            or not (port.isascii() and port.isdigit())
+            or not 1 <= int(port) <= 65535
+        ):
             return None
         nodes.append((host.strip("[]"), int(port)))  # [::1]:7000 is an IPv6 node
     return nodes
 
 
 def _integer(name: str, raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"COUNTER_{name.upper()} must be an integer, got {raw!r}") from None
+    # ASCII digits only: int() also takes "١٢" and "1_000"
+    if re.fullmatch(r"-?[0-9]+", raw.strip(), re.ASCII) is None:
+        raise ConfigError(f"COUNTER_{name.upper()} must be an integer, got {raw!r}")
+    return int(raw)
 
 
 _CONVERTERS: dict[str, Callable[[str, str], Any]] = {

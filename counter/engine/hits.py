@@ -221,7 +221,7 @@ def describe_user_agent(user_agent: str) -> tuple[str, str]:
     for marker, name in _BROWSERS:
         found = user_agent.find(marker)
         if found >= 0:
-            version = re.match(r"\d+", user_agent[found + len(marker) :])
+            version = re.match(r"[0-9]+", user_agent[found + len(marker) :])
             browser = f"{name} {version.group()}" if version else name
             break
     system = next((name for marker, name in _SYSTEMS if marker in user_agent), "")
