@@ -30,12 +30,14 @@ import orjson
 
 from bench.env import free_port, wait_until
 
+_CLI = (sys.executable, "-m", "counter.cli")
+_TOKEN = ("--name", "bench", "--perm", "read,manage", "--namespace", "*")
+
 
 def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "COUNTER_REDIS_URL": ""}
     process = subprocess.Popen(
-        [sys.executable, "-m", "counter.cli", "serve", "--port", str(port), "--workers", "2",
-         "--data-dir", str(data_dir)],  # fmt: skip
+        [*_CLI, "serve", "--port", str(port), "--workers", "2", "--data-dir", str(data_dir)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -86,8 +88,7 @@ def _children(pid: int) -> list[int]:
 
 def heavy_import(server: subprocess.Popen[bytes], data_dir: Path, port: int, mb: int) -> str:
     token = subprocess.run(
-        [sys.executable, "-m", "counter.cli", "token", "create", "--data-dir", str(data_dir),
-         "--name", "bench", "--perm", "read,manage", "--namespace", "*"],  # fmt: skip
+        [*_CLI, "token", "create", "--data-dir", str(data_dir), *_TOKEN],
         capture_output=True,
         text=True,
         check=True,

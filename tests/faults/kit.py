@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -38,6 +39,20 @@ def workers(server: ServeProcess) -> list[int]:
     assert server.process is not None
     found = [(pid, cmdline(pid)) for pid in children(server.process.pid)]
     return [pid for pid, line in found if b"counter" in line and b"redis-server" not in line]
+
+
+def open_descriptors(server: ServeProcess) -> int:
+    """File descriptors held by the server's processes, Redis excluded (workers, recursively)."""
+    assert server.process is not None
+    total, todo = 0, [server.process.pid]
+    while todo:
+        pid = todo.pop()
+        if b"redis-server" in cmdline(pid):
+            continue
+        with contextlib.suppress(OSError):
+            total += len(os.listdir(f"/proc/{pid}/fd"))
+            todo += children(pid)
+    return total
 
 
 def redis_pids(data_dir: Path) -> list[int]:
