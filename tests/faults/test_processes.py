@@ -153,3 +153,22 @@ def test_the_data_directory_is_private(tmp_path: Path) -> None:
     _, err = refused.communicate(timeout=30)
     assert refused.returncode == 2
     assert "writable by other users" in err
+
+
+def test_a_crash_looping_redis_stops_the_server_with_status_1(tmp_path: Path) -> None:
+    """Restarts back off; past 5 crashes in a minute ``counter serve`` exits 1 for systemd."""
+    data_dir = tmp_path / "data"
+    server = embedded_serve(tmp_path).start()
+    assert server.process is not None
+    killed: set[int] = set()
+    deadline = time.monotonic() + 20
+    while server.process.poll() is None and time.monotonic() < deadline:
+        for pid in set(redis_pids(data_dir)) - killed:
+            kill(pid)
+            killed.add(pid)
+        time.sleep(0.02)
+    code, output = server.stop()
+    assert code == 1, output
+    assert len(killed) == 6  # the first Redis and 5 restarts
+    assert "keeps crashing; giving up" in output
+    assert redis_pids(data_dir) == []
