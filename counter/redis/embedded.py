@@ -139,7 +139,8 @@ class EmbeddedRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             pass_fds=(self.lock.fd,),  # the lock lives as long as this Redis does
-            preexec_fn=_child_setup,
+            umask=0o077,  # the AOF and the log: readable by this user only
+            preexec_fn=die_with_parent,
             start_new_session=True,  # a Ctrl-C in the terminal goes to us, we stop it cleanly
         )
         deadline = time.monotonic() + self.start_timeout
@@ -243,11 +244,6 @@ def _physical_memory() -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):  # pragma: no cover - not on Linux
         return 4 << 30
-
-
-def _child_setup() -> None:  # pragma: no cover - in the child
-    os.umask(0o077)  # the AOF and the log: readable by this user only
-    die_with_parent()
 
 
 def _stderr(message: str) -> None:
