@@ -55,7 +55,7 @@ def test_silent_and_slow_connections_cannot_lock_clients_out(
     tmp_path: Path, server_name: str
 ) -> None:
     server = embedded_serve(
-        tmp_path, "--server", server_name, "--workers", "2", "--header-timeout-s", "4"
+        tmp_path, "--server", server_name, "--workers", "2", "--header-timeout-s", "3"
     ).start()
     flood: list[socket.socket] = []
     try:
@@ -73,15 +73,15 @@ def test_silent_and_slow_connections_cannot_lock_clients_out(
         assert answer.json() == {"value": 2}
         assert elapsed < 1.0, f"a new client waited {elapsed:.2f}s behind {FLOOD} silent ones"
         # A slow client trickling its headers is cut off at the header deadline...
-        deadline = time.monotonic() + 8
-        cut = False
-        while time.monotonic() < deadline and not cut:
-            try:
-                slow.sendall(b"X")
-                time.sleep(0.2)
-            except OSError:
-                cut = True
         if server_name != "hypercorn":  # Hypercorn times out silence, not a trickle
+            deadline = time.monotonic() + 8
+            cut = False
+            while time.monotonic() < deadline and not cut:
+                try:
+                    slow.sendall(b"X")
+                    time.sleep(0.2)
+                except OSError:
+                    cut = True
             assert cut or closed_by_server(slow, 0.1), "a slowloris client was never cut off"
         # ...and silent connections once the header timeout has passed.
         assert closed_by_server(flood[0], 8), "a silent connection was never closed"
