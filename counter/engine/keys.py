@@ -67,6 +67,10 @@ class Keys:
     def stats(self) -> str:
         return f"{self.prefix}stats"
 
+    def session_secret(self, day: str) -> str:
+        """The secret that keys one UTC day's session digests (``hits.py``)."""
+        return f"{self.prefix}sess:{day}"
+
     # Live updates (``changes.py``): pub/sub channels and the registry of watched counters.
     def live_changes(self) -> str:
         return f"{self.prefix}live:changes"
