@@ -139,9 +139,13 @@ def http_cost(url: str, duration: float, connections: int, rounds: int) -> None:
             server = start_http(argv, env, base)
             listeners = _listen(base, WATCHED) if "watched" in mode else []
             try:
+                assert server.process is not None
+                cpu_before = _session_cpu_s(server.process.pid)
                 result = run(
                     Target(base, "hit", "bench", 1000), duration=duration, connections=connections
                 )
+                spent = _session_cpu_s(server.process.pid) - cpu_before
+                cpu[mode].append(spent / max(result.requests, 1))
             finally:
                 server.stop()
                 for listener in listeners:

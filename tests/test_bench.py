@@ -127,3 +127,21 @@ def test_comparison(embedded_redis: RedisProcess) -> None:
     assert "x naive" in table[0] and "x Redis limit (P=1)" in table[0]
     errors = [line.split("|")[7].strip() for line in table[2:]]
     assert errors == ["0"] * len(errors), table  # every request answered 2xx, batches too
+
+
+def test_live_cost_benchmark(embedded_redis: RedisProcess) -> None:
+    # The Redis-side table only: the HTTP part starts three servers (minutes, not a smoke test).
+    output = run_bench(
+        "bench.live_cost", "--redis-url", embedded_redis.url, "--hits", "300", "--skip-http"
+    )
+    assert_versions(output)
+    rows = re.findall(
+        r"^(no feed|feed, [a-z ]+?)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)", output, re.M
+    )
+    assert [row[0] for row in rows] == [
+        "no feed",
+        "feed, nobody watching",
+        "feed, every hit counter watched",
+    ]
+    assert float(rows[0][2]) == 0 and float(rows[1][2]) == 0  # no feed commands: no cost
+    assert int(rows[2][3]) >= 1  # watched: the changes were published
