@@ -29,15 +29,9 @@ async def hit(request: Request) -> JSONResponse:
     namespace = request.path_params.get("namespace", "default")
     key = request.path_params["key"]
     now = time.time_ns() // 1_000_000
-    stamp = time.gmtime(now / 1000)
-    day = time.strftime("%Y%m%d", stamp)
-    status, value, _ = await hit_script(
-        keys=[
-            keys.counter(namespace, key),
-            keys.daily(namespace, key),
-            keys.hourly(namespace, key, day),
-        ],
-        args=[now, TTL_MS, day, f"{stamp.tm_hour:02d}", now - now % 86_400_000 + 8 * 86_400_000],
+    status, value, *_ = await hit_script(
+        keys=[keys.counter(namespace, key), keys.history(namespace, key)],
+        args=[1, now // 3_600_000, TTL_MS, now],
     )
     return JSONResponse({"value": int(value)}, 200 if status == 0 else 403)
 
