@@ -44,7 +44,8 @@ class CounterRoutes:
         limit = _int_param(query.get("limit"), "limit", DEFAULT_PAGE, 1, MAX_PAGE)
         after = query.get("after", "")
         store = await self.runtime.store()
-        keys = [key for key in await store.namespace_keys(namespace) if key > after]
+        # O(limit) at any namespace size: the index is sorted, paged from the cursor
+        keys = await store.namespace_page(namespace, after=after, count=limit + 1)
         page = await _infos(store, namespace, keys[:limit])
         return json_response(
             {

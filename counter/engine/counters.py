@@ -19,9 +19,17 @@ import orjson
 from counter.engine import history as stored_history
 from counter.engine.base import StoreBase, as_text, driver_errors
 from counter.engine.coalesce import Coalescer
+from counter.engine.names import INT64_MAX, INT64_MIN
 from counter.engine.records import CounterRecord
 from counter.engine.scripts import Status
-from counter.errors import CounterExists, CounterNotFound, OutOfBounds, Overflow, ResetDisabled
+from counter.errors import (
+    CounterExists,
+    CounterNotFound,
+    InvalidInput,
+    OutOfBounds,
+    Overflow,
+    ResetDisabled,
+)
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
@@ -130,9 +138,7 @@ class CounterStore(StoreBase):
         [outcome] = await self.count_batch(namespace, [(key, n, now)], now=now)
         if isinstance(outcome, HitResult):
             last = outcome.value
-            return [
-                HitResult(last - n + 1 + i, outcome.created and i == 0) for i in range(n)
-            ]
+            return [HitResult(last - n + 1 + i, outcome.created and i == 0) for i in range(n)]
         if isinstance(outcome, Overflow) and n > 1:
             # Near the int64 edge some units may still fit: decide them one by one, in order.
             units: list[HitResult | Exception] = []
@@ -144,6 +150,8 @@ class CounterStore(StoreBase):
 
     async def update(self, namespace: str, key: str, amount: int) -> int:
         """Add ``amount`` if it lies within the counter's bounds; returns the new value."""
+        if not INT64_MIN <= amount <= INT64_MAX:  # update.lua trusts its arguments
+            raise InvalidInput("invalid argument to update: amount")
         reply = await self._counter_eval(
             "update", namespace, key, [amount, self.clock() // HOUR_MS, self.ttl_ms]
         )
@@ -197,7 +205,9 @@ class CounterStore(StoreBase):
     async def count_batch(
         self, namespace: str, groups: Sequence[tuple[str, int, int]], *, now: int
     ) -> list[HitOutcome]:
-        """``hits`` +1 steps at ``at`` for many ``(key, hits, at)`` groups, all or none per group."""
+        """``hits`` +1 steps at ``at`` for each ``(key, hits, at)`` group; all or none per group."""
+        if any(hits < 1 for _, hits, _ in groups):  # hit.lua trusts its arguments
+            raise InvalidInput("invalid argument to hit: hits")
         calls = [
             (self._pair(namespace, key), [hits, at // HOUR_MS, self.ttl_ms, now])
             for key, hits, at in groups
@@ -309,7 +319,9 @@ class CounterStore(StoreBase):
 
     async def namespace_page(self, namespace: str, *, after: str, count: int) -> list[str]:
         """Up to ``count`` keys of the namespace index after ``after``, sorted (O(count))."""
-        reply = await self._eval("index_page", [self.keys.namespace_index(namespace)], [after, count])
+        reply = await self._eval(
+            "index_page", [self.keys.namespace_index(namespace)], [after, count]
+        )
         return [as_text(member) for member in reply[1:]]
 
     async def namespace_keys(self, namespace: str) -> list[str]:
