@@ -29,6 +29,7 @@ from counter.errors import (
     OutOfBounds,
     Overflow,
     ResetDisabled,
+    StoreError,
 )
 
 HOUR_MS = 3_600_000
@@ -342,11 +343,16 @@ class CounterStore(StoreBase):
             await self._eval_many("index_remove", [(index, [key]) for key in keys])
 
     async def _index(self, namespace: str, keys: Sequence[str]) -> None:
-        # A separate script: the index lives in the namespace's slot, not the counter's.
+        # A separate command: the index lives in the namespace's slot, not the counter's.
         # Listings prune members whose counter has expired.
-        if keys:
-            index = [self.keys.namespace_index(namespace)]
-            await self._eval_many("index_add", [(index, [key]) for key in keys])
+        if not keys:
+            return
+        index = self.keys.namespace_index(namespace)
+        try:
+            async with driver_errors():
+                await self.transport.command("ZADD", index, *(x for k in keys for x in ("0", k)))
+        except StoreError:  # WRONGTYPE: a plain set from before 0.2, converted by the script
+            await self._eval_many("index_add", [([index], [key]) for key in keys])
 
 
 def _yyyymmdd(day: int) -> str:

@@ -29,7 +29,7 @@ from tests.cli.test_serve import run_cli
 from tests.conftest import delete_prefix
 from tests.servers import RedisClusterProcesses, RedisProcess, free_port
 
-COUNTAPI_SCRIPTS = {"create", "hit", "update", "set", "info", "index_add"}
+COUNTAPI_SCRIPTS = {"create", "hit", "update", "set", "info"}
 
 
 async def test_every_countapi_route_calls_scripts_within_one_slot(
