@@ -42,7 +42,7 @@ async def counter_bytes(redis: Any, prefix: str, namespace: str, key: str) -> tu
     return total, count
 
 
-async def measure(url: str, index_counters: int) -> list[tuple[str, int, int]]:
+async def measure(url: str, index_counters: int, hours: int) -> list[tuple[str, int, int]]:
     redis = connect(url)
     prefix = f"bench:mem:{time.time_ns()}:"
     # The real now for one hit; the long shapes end at it (releases that expire hourly
@@ -53,13 +53,13 @@ async def measure(url: str, index_counters: int) -> list[tuple[str, int, int]]:
     try:
         await store.hit("mem", "once")
         rows.append(("hit once", *await counter_bytes(redis, prefix, "mem", "once")))
-        start = clock[0] - DEFAULT_TTL_MS + HOUR_MS
+        start = clock[0] - (hours - 1) * HOUR_MS
         for hits, name in ((1, "hourly"), (1000, "busy")):
-            for hour in range(DEFAULT_TTL_MS // HOUR_MS):
+            for hour in range(hours):
                 clock[0] = start + hour * HOUR_MS
                 await store.count_hits("mem", name, hits, at=clock[0], now=clock[0])
             label = "hit every hour" if hits == 1 else "1000 hits every hour"
-            rows.append((f"{label}, ttl long", *await counter_bytes(redis, prefix, "mem", name)))
+            rows.append((f"{label}, {hours} h", *await counter_bytes(redis, prefix, "mem", name)))
         before = int((await redis.info("memory"))["used_memory"])
         for n in range(index_counters):
             await store.hit("idx", f"page-{n:07d}")
@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--redis-url", help="default: a private redis-server started here")
     parser.add_argument("--index-counters", type=int, default=10_000)
+    parser.add_argument(
+        "--hours", type=int, default=DEFAULT_TTL_MS // HOUR_MS, help="default: the whole ttl"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="counter-bench-") as directory:
         child, url = (None, args.redis_url) if args.redis_url else start_redis(Path(directory))
@@ -99,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             print(header("bench.memory: Redis bytes per counter", url,
                          {"thresholds": asyncio.run(thresholds(url))}))  # fmt: skip
             print(f"{'shape':62} {'bytes':>7} {'keys':>5}")
-            for name, size, keys in asyncio.run(measure(url, args.index_counters)):
+            for name, size, keys in asyncio.run(measure(url, args.index_counters, args.hours)):
                 print(f"{name:62} {size:7d} {keys if keys else '':>5}", flush=True)
         finally:
             if child is not None:

@@ -177,13 +177,7 @@ class CounterRoutes:
 async def _infos(store: Store, namespace: str, keys: list[str]) -> list[CounterInfo]:
     """The counters still alive; expired ones leave the namespace index."""
 
-    async def one(key: str) -> CounterInfo | None:
-        try:
-            return await store.info(namespace, key)
-        except CounterNotFound:
-            return None
-
-    found = await asyncio.gather(*(one(key) for key in keys))
+    found = await store.infos(namespace, keys)  # one pipelined round trip
     gone = [key for key, info in zip(keys, found, strict=True) if info is None]
     await store.forget_keys(namespace, gone)
     return [info for info in found if info is not None]

@@ -188,20 +188,18 @@ class CounterStore(StoreBase):
 
     async def info(self, namespace: str, key: str) -> CounterInfo:
         """The counter with its metadata and remaining time to live."""
-        reply = await self._eval("info", [self.keys.counter(namespace, key)], [])
-        if reply[0] == Status.MISSING:
+        [found] = await self.infos(namespace, [key])
+        if found is None:
             raise CounterNotFound(f"{namespace}/{key}")
-        _, value, created, enable_reset, lower, upper, ttl = reply
-        return CounterInfo(
-            namespace=namespace,
-            key=key,
-            value=int(value),
-            created=int(created),
-            enable_reset=as_text(enable_reset) == "1",
-            update_lowerbound=int(lower),
-            update_upperbound=int(upper),
-            ttl=int(ttl),
-        )
+        return found
+
+    async def infos(self, namespace: str, keys: Sequence[str]) -> list[CounterInfo | None]:
+        """``info`` of many counters in one round trip where possible; None for the missing."""
+        calls: list[tuple[list[str], list[str | int]]] = [
+            ([self.keys.counter(namespace, key)], []) for key in keys
+        ]
+        replies = await self._eval_many("info", calls) if calls else []
+        return [_info(namespace, key, reply) for key, reply in zip(keys, replies, strict=True)]
 
     async def count_batch(
         self, namespace: str, groups: Sequence[tuple[str, int, int]], *, now: int
@@ -353,6 +351,22 @@ class CounterStore(StoreBase):
                 await self.transport.command("ZADD", index, *(x for k in keys for x in ("0", k)))
         except StoreError:  # WRONGTYPE: a plain set from before 0.2, converted by the script
             await self._eval_many("index_add", [([index], [key]) for key in keys])
+
+
+def _info(namespace: str, key: str, reply: list[Any]) -> CounterInfo | None:
+    if reply[0] == Status.MISSING:
+        return None
+    _, value, created, enable_reset, lower, upper, ttl = reply
+    return CounterInfo(
+        namespace=namespace,
+        key=key,
+        value=int(value),
+        created=int(created),
+        enable_reset=as_text(enable_reset) == "1",
+        update_lowerbound=int(lower),
+        update_upperbound=int(upper),
+        ttl=int(ttl),
+    )
 
 
 def _yyyymmdd(day: int) -> str:
