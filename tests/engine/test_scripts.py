@@ -53,6 +53,9 @@ async def test_every_call_site_matches_its_header_and_stays_in_one_slot(store: S
     # a counter as releases before 0.2 wrote it: the next write migrates it
     await store.redis.hset(store.keys.counter("ns-a", "old"), mapping={"value": 1, "created": 1})
     await store.hit("ns-a", "old")
+    # and a namespace index as they wrote it (a plain set): the next addition converts it
+    await store.redis.sadd(store.keys.namespace_index("ns-old"), "a")
+    await store.hit("ns-old", "b")
     await exercise_api_scripts(store)
     assert {name for name, _, _ in calls} == set(operation_names())
     for name, keys, args in calls:
