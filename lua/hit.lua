@@ -5,8 +5,10 @@
   KEYS[2] history string   cnt:{ns/key}:h
   ARGV[1] n, the hits (integer > 0)   ARGV[2] hour of the hits (hours since 1970, UTC)
   ARGV[3] ttl (ms)   ARGV[4] now (ms; the creation time when this call creates the counter)
-  Returns {status, value, created}: status 0 ok | 2 out of bounds | 3 overflow
-    (value: the counter after the hits, or unchanged; created 1 when this call made it)
+  Returns value: the counter after the hits (the common case: a bare integer, or its exact
+    text above 2^53; a reply table costs Redis more than the rest of the hit)
+    | {status, value, created}: 0 ok with created 1 (this call made the counter)
+    | 2 out of bounds | 3 overflow (value unchanged)
     | {6} migrate: the counter has the pre-0.2 layout (the Store migrates it and calls again)
   The Store builds every argument from Python integers, so the hot path checks none of them;
   Redis's own HINCRBY refuses an int64 overflow. ]]
@@ -32,4 +34,4 @@ redis.call('PEXPIRE', counter, ttl)
 if value >= 9007199254740992 or value <= -9007199254740992 then
   value = redis.call('HGET', counter, 'value')
 end
-return {OK, value, 0}
+return value

@@ -3,8 +3,9 @@
   KEYS[1] counter hash     cnt:{ns/key}
   KEYS[2] history string   cnt:{ns/key}:h
   ARGV[1] amount (canonical int64)   ARGV[2] hour (hours since 1970, UTC)   ARGV[3] ttl (ms)
-  Returns {status, value}: status 0 ok | 1 missing | 2 out of bounds | 3 overflow
-    (value: the counter after the update, or unchanged) | {6} migrate (pre-0.2 layout)
+  Returns value: the counter after the update (a bare integer, or its exact text above 2^53)
+    | {status, value}: 1 missing | 2 out of bounds | 3 overflow (value unchanged)
+    | {6} migrate (pre-0.2 layout)
   The Store builds every argument from Python integers (the amount already checked as int64);
   Redis's own HINCRBY refuses an int64 overflow. ]]
 
@@ -34,4 +35,4 @@ redis.call('PEXPIRE', counter, ttl)
 if value >= 9007199254740992 or value <= -9007199254740992 then
   value = redis.call('HGET', counter, 'value')
 end
-return {OK, value}
+return value

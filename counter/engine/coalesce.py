@@ -10,6 +10,7 @@ started: a read never answers from before a write its caller had already seen ac
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
@@ -57,7 +58,7 @@ class Coalescer(Generic[K, T]):
         try:
             outcomes = await self._run(key, len(futures))
         except Exception as error:  # the whole call failed (Redis down): every caller sees it
-            outcomes = [error] * len(futures)
+            outcomes = [_copy(error) for _ in futures]
         finally:
             self._next(key)
         for future, outcome in zip(futures, outcomes, strict=True):
@@ -67,3 +68,10 @@ class Coalescer(Generic[K, T]):
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)
+
+
+def _copy(error: Exception) -> Exception:
+    """A caller's own exception (one instance raised in many tasks would share a traceback)."""
+    clone = copy.copy(error)
+    clone.__cause__ = error.__cause__
+    return clone

@@ -147,7 +147,7 @@ class CounterStore(StoreBase):
                 [single] = await self.count_batch(namespace, [(key, 1, now)], now=now)
                 units.append(single)
             return units
-        return [outcome] * n
+        return [type(outcome)(outcome.value) for _ in range(n)]  # one exception per caller
 
     async def update(self, namespace: str, key: str, amount: int) -> int:
         """Add ``amount`` if it lies within the counter's bounds; returns the new value."""
@@ -183,7 +183,7 @@ class CounterStore(StoreBase):
         async with driver_errors():
             value = await self.transport.command("HGET", self.keys.counter(namespace, key), "value")
         if value is None:
-            return [CounterNotFound(f"{namespace}/{key}")] * n
+            return [CounterNotFound(f"{namespace}/{key}") for _ in range(n)]
         return [int(value)] * n
 
     async def info(self, namespace: str, key: str) -> CounterInfo:
@@ -218,7 +218,8 @@ class CounterStore(StoreBase):
                 replies[index] = await self._eval("hit", *calls[index])
         results: list[HitOutcome] = []
         created = []
-        for (key, _, _), (status, value, made) in zip(groups, replies, strict=True):
+        for (key, _, _), reply in zip(groups, replies, strict=True):
+            status, value, made = (*reply, 0)[:3]
             if status == Status.OUT_OF_BOUNDS:
                 results.append(OutOfBounds(int(value)))
             elif status == Status.OVERFLOW:
