@@ -158,21 +158,15 @@ def batch_ingest(options: Options, hits: int = 100) -> Row:
     return http_row(label, argv, env, options, port=port, batch=hits)
 
 
-def naive(options: Options) -> Row:
+def naive(options: Options, script: str = "hit") -> Row:
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "hypercorn",
-        "bench.naive_app:app",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(options.workers),
-    ]
-    return http_row(
-        f"naive: Starlette + redis-py, hypercorn x{options.workers}", argv, {}, options, port=port
-    )
+    argv = [sys.executable, "-m", "hypercorn", "bench.naive_app:app",
+            "--bind", f"127.0.0.1:{port}", "--workers", str(options.workers)]  # fmt: skip
+    label = f"naive: Starlette + redis-py, hypercorn x{options.workers}"
+    if script == "minimal":
+        label += ", minimal script"
+    env = {"NAIVE_SCRIPT": script}
+    return http_row(label, argv, env, options, port=port)
 
 
 def counter_serve(
@@ -236,6 +230,7 @@ CONFIGS: dict[str, Callable[[Options], Row | None]] = {
     "redis-min-p16": lambda o: redis_limit(o, 16, "minimal"),
     "nginx": nginx_reference,
     "naive": naive,
+    "naive-min": lambda o: naive(o, "minimal"),
     "hypercorn": lambda o: counter_serve(o, "hypercorn"),
     "uvicorn": lambda o: counter_serve(o, "uvicorn"),
     "granian": lambda o: counter_serve(o, "granian"),
@@ -250,7 +245,9 @@ CONFIGS: dict[str, Callable[[Options], Row | None]] = {
 def table(rows: list[Row]) -> str:
     """Markdown table with ratios to the naive baseline and to the Redis limit (P=1)."""
     by_name = {row.name: row for row in rows}
-    baseline = next((r for n, r in by_name.items() if n.startswith("naive")), None)
+    naives = [r for n, r in by_name.items() if n.startswith("naive")]
+    baseline = next((r for r in naives if r.name.endswith("minimal script")), None)
+    baseline = baseline or next(iter(naives), None)
     limit = next((r for n, r in by_name.items() if n.endswith("P=1")), None)
     limit16 = next((r for n, r in by_name.items() if n.endswith("P=16")), None)
     minimal = [r for n, r in by_name.items() if "minimal script" in n]
