@@ -27,7 +27,10 @@ if upper == '0' then return {OUT_OF_BOUNDS, current, 0} end -- bounds are >= 0 w
 if pending == false then return {MIGRATE} end
 
 local value = redis.pcall('HINCRBY', counter, 'value', n)
-if type(value) == 'table' then return {OVERFLOW, current, 0} end
+if type(value) == 'table' then -- refused, nothing written: an overflow, or Redis cannot write now
+  if string.find(value.err, 'overflow', 1, true) then return {OVERFLOW, current, 0} end
+  return value -- OOM, READONLY...: the caller sees Redis's own error
+end
 if pending ~= hour then history_lib().shift(counter, KEYS[2], current, pending, hour, n, ttl) end
 redis.call('PEXPIRE', counter, ttl)
 -- Above 2^53 the Lua number HINCRBY returned is rounded: answer Redis's exact text instead.

@@ -2,6 +2,8 @@
   Library: status, int64, history
   KEYS[1] counter hash     cnt:{ns/key}
   KEYS[2] history string   cnt:{ns/key}:h
+  KEYS[3] daily hash of the layout before 0.2   cnt:{ns/key}:d (deleted; the old hourly
+    hashes expire within 8 days by themselves)
   ARGV[1] value (int64)   ARGV[2] created (ms)   ARGV[3] enable_reset (0|1)
   ARGV[4] update_lowerbound (int64 <= 0)   ARGV[5] update_upperbound (int64 >= 0)
   ARGV[6] daily history: JSON array of strings, alternating day (days since 1970) and count (int64)
@@ -26,7 +28,7 @@ end
 if nonneg_parse(ARGV[7]) == nil then return {INVALID, 'hour'} end
 if positive_parse(ARGV[8]) == nil then return {INVALID, 'ttl'} end
 
-local replaced = redis.call('DEL', KEYS[1], KEYS[2])
+local replaced = redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 redis.call('HSET', KEYS[1], 'value', ARGV[1], 'created', ARGV[2], 'enable_reset', ARGV[3],
   'update_lowerbound', ARGV[4], 'update_upperbound', ARGV[5], 'hh', ARGV[7], 'hv', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[8])

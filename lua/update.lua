@@ -29,7 +29,10 @@ end
 if pending == false then return {MIGRATE} end
 
 local value = redis.pcall('HINCRBY', counter, 'value', amount)
-if type(value) == 'table' then return {OVERFLOW, current} end
+if type(value) == 'table' then -- refused, nothing written: an overflow, or Redis cannot write now
+  if string.find(value.err, 'overflow', 1, true) then return {OVERFLOW, current} end
+  return value -- OOM, READONLY...: the caller sees Redis's own error
+end
 if pending ~= hour then history_lib().shift(counter, KEYS[2], current, pending, hour, amount, ttl) end
 redis.call('PEXPIRE', counter, ttl)
 if value >= 9007199254740992 or value <= -9007199254740992 then

@@ -288,10 +288,9 @@ class CounterStore(StoreBase):
             for day, count in sorted(record.daily.items())
             for part in (str(_day_number(day)), str(count))
         ]
-        await self.delete(namespace, key, now=now)  # and any pre-0.2 history keys
         await self._eval(
             "restore",
-            self._pair(namespace, key),
+            [*self._pair(namespace, key), self.keys.legacy_daily(namespace, key)],
             [
                 record.value,
                 record.created,

@@ -50,6 +50,9 @@ INFO_FIELDS = (
 )
 
 
+WRITING_ROUTES = frozenset({"hit", "update", "set", "create"})
+
+
 class CountApi:
     """Handlers bound to one Runtime."""
 
@@ -72,6 +75,11 @@ class CountApi:
             routes.append(Route(f"/{name}/{{namespace}}/{{key}}", endpoint, methods=["GET"]))
         routes.append(Route("/create", self.create, methods=["GET"]))
         routes.append(Route("/stats", self.stats_endpoint, methods=["GET"]))
+        for route in routes:
+            if route.path.split("/")[1] in WRITING_ROUTES and route.methods is not None:
+                # Starlette answers HEAD with the GET endpoint; link checkers and prefetchers
+                # send HEAD, and must not count: 405 (Allow: GET), nothing written.
+                route.methods.discard("HEAD")
         return routes
 
     def _counter_endpoint(
@@ -97,7 +105,7 @@ class CountApi:
     ) -> tuple[int, Body, str | None]:
         """Run one counter route: its HTTP status, body and ``X-Path`` (None if unnamed).
 
-        Shared by the router's endpoints and the hot path in ``fastpath.py``.
+        Shared by the router's endpoints and the hot path in ``hotpath.py``.
         """
         self.stats.count("requests")
         path = None
@@ -111,7 +119,7 @@ class CountApi:
         return 200, body, path
 
     def hot_operations(self) -> dict[str, tuple[tuple[str, ...], Operation]]:
-        """The busiest routes, which ``fastpath.py`` answers before the router."""
+        """The busiest routes, which ``hotpath.py`` answers before the router."""
         return {"hit": (VALUE_FIELDS, self._hit), "get": (VALUE_FIELDS, self._get)}
 
     async def _get(self, store: Store, namespace: str, key: str, query: QueryParams) -> Body:

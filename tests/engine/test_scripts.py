@@ -56,6 +56,7 @@ async def test_every_call_site_matches_its_header_and_stays_in_one_slot(store: S
     # and a namespace index as they wrote it (a plain set): the next addition converts it
     await store.redis.sadd(store.keys.namespace_index("ns-old"), "a")
     await store.hit("ns-old", "b")
+    await store.forget_keys("ns-old", ["a"])
     await exercise_api_scripts(store)
     assert {name for name, _, _ in calls} == set(operation_names())
     for name, keys, args in calls:
@@ -95,6 +96,8 @@ async def test_scripts_validate_their_arguments(
     keys = [f"{prefix}{{v/k}}", f"{prefix}{{v/k}}:h"][: source.num_keys]
     if script == "index_page":
         keys = [f"{prefix}idx:{{v}}"]
+    if script == "restore":
+        keys.append(f"{prefix}{{v/k}}:d")
     reply = await redis.eval(source.text, len(keys), *keys, *argv)
     assert reply[0] == Status.INVALID
     assert reply[1].decode() == bad
