@@ -98,3 +98,28 @@ async def test_a_missing_counter_reads_as_missing_for_every_waiting_caller(store
         *(store.get("hot", "none") for _ in range(5)), return_exceptions=True
     )
     assert all(isinstance(result, CounterNotFound) for result in results)
+
+
+async def test_a_failed_call_fails_every_caller_riding_it_and_frees_the_key(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from counter import StoreUnavailable
+
+    original = store.count_batch
+    failing = [True]
+
+    async def flaky(namespace: str, groups: Any, *, now: int) -> Any:
+        await asyncio.sleep(0.01)  # long enough for the others to queue behind it
+        if failing[0]:
+            raise StoreUnavailable("the counter store (Redis) is unavailable")
+        return await original(namespace, groups, now=now)
+
+    monkeypatch.setattr(store, "count_batch", flaky)
+    first = asyncio.ensure_future(store.hit("hot", "down"))
+    await asyncio.sleep(0)
+    riders = [asyncio.ensure_future(store.hit("hot", "down")) for _ in range(5)]
+    results = await asyncio.gather(first, *riders, return_exceptions=True)
+    assert all(isinstance(result, StoreUnavailable) for result in results)
+    assert len({id(result) for result in results}) == 6  # each caller its own exception
+    failing[0] = False
+    assert (await store.hit("hot", "down")).value == 1  # nothing counted, the key is free
