@@ -8,16 +8,20 @@ whatever its ``enable_reset``: that flag guards the public ``/set``, not the own
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from counter.api.io import ApiError, json_response, namespace_for, parse_json, read_body
-from counter.engine.names import INT64_MAX, INT64_MIN, NAME_PATTERN, is_valid_name
+from counter.api.snapshot_lines import counter_json as _counter
+from counter.api.snapshot_lines import day_text as _day
+from counter.api.snapshot_lines import flag as _flag
+from counter.api.snapshot_lines import int64 as _int64
+from counter.api.snapshot_lines import parse_line as _record
+from counter.api.snapshot_lines import snapshot_line
+from counter.engine.names import NAME_PATTERN, is_valid_name
 from counter.engine.records import CounterRecord
 from counter.engine.store import CounterInfo, Store
 from counter.errors import CounterNotFound
@@ -26,10 +30,7 @@ from counter.runtime import Runtime
 DEFAULT_PAGE = 100
 MAX_PAGE = 500
 SNAPSHOT_MEDIA_TYPES = ("application/x-ndjson", "application/jsonl", "application/json")
-_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _PUT_FIELDS = frozenset({"value", "enable_reset", "update_lowerbound", "update_upperbound"})
-_LINE_FIELDS = frozenset({"namespace", "key", "value", "created", "enable_reset",
-                          "update_lowerbound", "update_upperbound", "daily", "ttl"})  # fmt: skip
 
 
 class CounterRoutes:
@@ -133,8 +134,7 @@ class CounterRoutes:
             )
             lines = []
             for info, (daily, _) in zip(infos, histories, strict=True):
-                line = {**_counter(info), "daily": {_day(d): n for d, n in sorted(daily.items())}}
-                lines.append(orjson.dumps(line) + b"\n")
+                lines.append(snapshot_line(info, daily))
             yield b"".join(lines)
 
     async def restore(self, request: Request) -> Response:
@@ -188,41 +188,12 @@ async def _infos(store: Store, namespace: str, keys: list[str]) -> list[CounterI
     return [info for info in found if info is not None]
 
 
-def _counter(info: CounterInfo) -> dict[str, Any]:
-    return {
-        "namespace": info.namespace,
-        "key": info.key,
-        "value": info.value,
-        "created": info.created,
-        "ttl": info.ttl,
-        "enable_reset": info.enable_reset,
-        "update_lowerbound": info.update_lowerbound,
-        "update_upperbound": info.update_upperbound,
-    }
-
-
-def _day(compact: str) -> str:
-    return f"{compact[:4]}-{compact[4:6]}-{compact[6:8]}"
-
-
 def _int_param(text: str | None, name: str, default: int, low: int, high: int) -> int:
     if text is None or text == "":
         return default
     if not text.isdigit() or not low <= int(text) <= high:
         raise ApiError(400, errors={name: [f"must be an integer from {low} to {high}"]})
     return int(text)
-
-
-def _int64(value: Any, field: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not INT64_MIN <= value <= INT64_MAX:
-        raise ValueError(f"{field} must be a signed 64-bit integer")
-    return value
-
-
-def _flag(value: Any, field: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{field} must be true or false")
-    return value
 
 
 def _collect(
@@ -239,43 +210,3 @@ def _check_bounds(errors: dict[str, list[str]], lower: int | None, upper: int | 
         errors.setdefault("update_lowerbound", []).append("must be negative or zero")
     if upper is not None and upper < 0:
         errors.setdefault("update_upperbound", []).append("must be positive or zero")
-
-
-def _record(line: bytes, now: int) -> tuple[str, CounterRecord]:
-    """One snapshot line; ValueError says what is wrong with it."""
-    try:
-        item = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        raise ValueError("not valid JSON") from None
-    if not isinstance(item, dict):
-        raise ValueError("each line must be a JSON object")
-    unknown = sorted(set(item) - _LINE_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown field(s): {', '.join(unknown)}")
-    key = item.get("key")
-    if not isinstance(key, str) or not is_valid_name(key):
-        raise ValueError(f"key must match {NAME_PATTERN}")
-    lower = _int64(item.get("update_lowerbound", -1), "update_lowerbound")
-    upper = _int64(item.get("update_upperbound", 1), "update_upperbound")
-    if lower > 0 or upper < 0:
-        raise ValueError("update_lowerbound must be <= 0 and update_upperbound >= 0")
-    created = _int64(item.get("created", now), "created")
-    if created < 0:
-        raise ValueError("created must be milliseconds since 1970")
-    daily = item.get("daily", {})
-    if not isinstance(daily, dict):
-        raise ValueError("daily must be an object of YYYY-MM-DD: count")
-    history: dict[str, int] = {}
-    for day, count in daily.items():
-        match = _DAY.fullmatch(day)
-        if match is None:
-            raise ValueError(f"daily: {day!r} is not a YYYY-MM-DD date")
-        history["".join(match.groups())] = _int64(count, f"daily {day}")
-    return key, CounterRecord(
-        value=_int64(item.get("value"), "value"),
-        created=created,
-        enable_reset=_flag(item.get("enable_reset", False), "enable_reset"),
-        update_lowerbound=lower,
-        update_upperbound=upper,
-        daily=history,
-    )

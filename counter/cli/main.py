@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from counter.cli import counters as counters_cli
 from counter.cli import servers
 from counter.cli import token as token_cli
 from counter.errors import ConfigError
@@ -59,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         "--ttl-ms", type=int, help="idle lifetime of a counter in ms (COUNTER_TTL_MS)"
     )
     token_cli.add_parser(commands)
+    counters_cli.add_parsers(commands)
     return parser
 
 
@@ -102,7 +104,7 @@ def _redis_target(settings: Settings) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    skip = {"command", *token_cli.TOKEN_OPTIONS}
+    skip = {"command", *token_cli.TOKEN_OPTIONS, *counters_cli.OPTIONS}
     options = {k: v for k, v in vars(args).items() if k not in skip}
     try:
         settings = Settings.from_env(**options)
@@ -110,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(settings)
         if args.command == "token":
             return token_cli.run(args, settings)
+        if args.command in counters_cli.COMMANDS:
+            return counters_cli.run(args, settings)
     except ConfigError as error:
         print(f"counter: error: {error}", file=sys.stderr)
         return 2
