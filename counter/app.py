@@ -5,24 +5,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
-import orjson
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from counter.api import PREFIX as API_PREFIX
 from counter.api import ApiV0
-from counter.errors import CounterError
 from counter.runtime import Runtime
 from counter.settings import Settings
 from counter.web.cors import CORSMiddleware
 from counter.web.countapi import CountApi
 from counter.web.errors import json_error_handlers
+from counter.web.health import Health
 from counter.web.hotpath import HotPath
+from counter.web.metrics import Metrics, MetricsMiddleware
 from counter.web.ratelimit import Limit, PublicIpLimit
 
 
@@ -41,12 +39,7 @@ def create_app(
     countapi = CountApi(runtime)
     api = ApiV0(runtime, clock=clock)
 
-    async def health(request: Request) -> Response:
-        try:
-            await (await runtime.store()).ping()
-        except CounterError:
-            return _json({"status": "unavailable"}, 503)
-        return _json({"status": "ok"}, 200)
+    health = Health(runtime)
 
     @asynccontextmanager
     async def own_lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -67,10 +60,20 @@ def create_app(
         )
     # Innermost: plain /hit and /get are answered before the router, after CORS and limits.
     middleware.append(Middleware(HotPath, countapi=countapi))
+    metrics_routes = []
+    if runtime.settings.metrics:  # off by default: then nothing of it is installed
+        metrics = Metrics()
+        runtime.script_observer = metrics.record_script
+        api.exporter.on_running = metrics.export_running
+        middleware.insert(0, Middleware(MetricsMiddleware, metrics=metrics))  # outermost
+        if not runtime.settings.metrics_port:  # else `counter serve` listens on that port
+            metrics_routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
     app = Starlette(
         routes=[
             *countapi.routes(),
-            Route("/healthz", health, methods=["GET"]),
+            Route("/healthz", health.healthz, methods=["GET"]),
+            Route("/readyz", health.readyz, methods=["GET"]),
+            *metrics_routes,
             Mount(API_PREFIX, app=api.app),
         ],
         middleware=middleware,
@@ -100,7 +103,3 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     """
     async with _running(app):
         yield
-
-
-def _json(body: dict[str, object], status: int) -> Response:
-    return Response(orjson.dumps(body), status, media_type="application/json")

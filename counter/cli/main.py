@@ -11,11 +11,13 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 from counter.cli import counters as counters_cli
 from counter.cli import servers
 from counter.cli import token as token_cli
+from counter.cli.metrics import metrics_directory, serve_metrics
 from counter.errors import ConfigError
 from counter.redis.cluster import check_cluster, connect_cluster
 from counter.redis.embedded import EmbeddedRedis
@@ -59,6 +61,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--ttl-ms", type=int, help="idle lifetime of a counter in ms (COUNTER_TTL_MS)"
     )
+    serve.add_argument(
+        "--metrics",
+        action="store_true",
+        default=None,
+        help="serve Prometheus metrics at /metrics (COUNTER_METRICS=1)",
+    )
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve /metrics on this port instead of the main one (COUNTER_METRICS_PORT)",
+    )
     token_cli.add_parser(commands)
     counters_cli.add_parsers(commands)
     return parser
@@ -67,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
 def serve(settings: Settings) -> int:
     """Run the ASGI server until SIGINT/SIGTERM; the embedded Redis outlives every worker."""
     embedded = None
+    stack = ExitStack()
     if settings.redis_cluster is not None:
         asyncio.run(_check_cluster(settings))
     elif settings.redis_url is None:
@@ -75,6 +89,10 @@ def serve(settings: Settings) -> int:
     try:
         # Workers are fresh processes that import counter.asgi: settings travel as env.
         os.environ.update(settings.to_env())
+        if settings.metrics:
+            stack.enter_context(metrics_directory())
+            if settings.metrics_port:
+                serve_metrics(settings.host, settings.metrics_port)
         print(
             f"counter {__version__} serving on http://{settings.host}:{settings.port} "
             f"({settings.server}, {settings.workers} worker(s), redis {_redis_target(settings)})",
@@ -83,6 +101,7 @@ def serve(settings: Settings) -> int:
         )
         return servers.run(settings)
     finally:
+        stack.close()
         if embedded is not None:
             embedded.stop()
 
