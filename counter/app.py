@@ -13,10 +13,12 @@ from starlette.routing import Mount, Route
 
 from counter.api import PREFIX as API_PREFIX
 from counter.api import ApiV0
+from counter.api.openapi import openapi_json
 from counter.runtime import Runtime
 from counter.settings import Settings
 from counter.web.cors import CORSMiddleware
 from counter.web.countapi import CountApi
+from counter.web.dashboard import Dashboard
 from counter.web.errors import json_error_handlers
 from counter.web.health import Health
 from counter.web.hotpath import HotPath
@@ -61,6 +63,7 @@ def create_app(
     # Innermost: plain /hit and /get are answered before the router, after CORS and limits.
     middleware.append(Middleware(HotPath, countapi=countapi))
     metrics_routes = []
+    metrics = None
     if runtime.settings.metrics:  # off by default: then nothing of it is installed
         metrics = Metrics()
         runtime.script_observer = metrics.record_script
@@ -73,8 +76,10 @@ def create_app(
             *countapi.routes(),
             Route("/healthz", health.healthz, methods=["GET"]),
             Route("/readyz", health.readyz, methods=["GET"]),
+            Route("/openapi.json", openapi_json, methods=["GET"]),
             *metrics_routes,
             Mount(API_PREFIX, app=api.app),
+            Mount("/dashboard", app=Dashboard()),
         ],
         middleware=middleware,
         exception_handlers=json_error_handlers(),
@@ -82,6 +87,7 @@ def create_app(
     )
     app.state.counter_runtime = runtime
     app.state.counter_api = api
+    app.state.counter_metrics = metrics
     return app
 
 
@@ -91,6 +97,8 @@ async def _running(app: Starlette) -> AsyncIterator[None]:
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(app.state.counter_runtime.running())
         await stack.enter_async_context(app.state.counter_api.running())
+        if app.state.counter_metrics is not None:
+            stack.push_async_callback(app.state.counter_metrics.close)
         yield
 
 

@@ -127,3 +127,14 @@ def test_comparison(embedded_redis: RedisProcess) -> None:
     assert "x naive" in table[0] and "x Redis limit (P=1)" in table[0]
     errors = [line.split("|")[7].strip() for line in table[2:]]
     assert errors == ["0"] * len(errors), table  # every request answered 2xx, batches too
+
+
+def test_metrics_cost_benchmark() -> None:
+    output = run_bench(
+        "bench.metrics_cost", "--rounds", "1", "--seconds", "1", "--connections", "4"
+    )
+    assert_versions(output)
+    assert re.search(r"^metrics off\s+\d+\s+\S+", output, re.M), output
+    assert re.search(r"^metrics on\s+\d+\s+\S+", output, re.M), output
+    assert re.search(r"on/off throughput ratio: \d\.\d{3}", output), output
+    assert re.search(r"metrics bookkeeping per /hit: \d+\.\d+ us CPU", output), output

@@ -12,8 +12,11 @@ namespace or key), so a scanner cannot grow the series without limit.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import time
+from bisect import bisect_left
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -38,6 +41,7 @@ _PUBLIC = frozenset({"hit", "get", "update", "set", "info", "create", "stats", "
                      "badge"})  # fmt: skip
 _API = frozenset({"me", "count", "export", "counters", "snapshot", "stats", "sites", "paths"})
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
+FLUSH_INTERVAL_S = 1.0
 _HIT_SCRIPTS = frozenset({"hit", "update", "count_hits"})
 
 
@@ -87,34 +91,66 @@ class Metrics:
         self.exports_started = Counter(
             "counter_export_jobs_started", "Export jobs started", registry=registry
         )
-        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
-        self._script_children: dict[str, tuple[Counter, Counter, Counter | None]] = {}
+        # Per-request bookkeeping is plain dict arithmetic; the prometheus_client values
+        # (a lock and an mmap write each, in multiprocess mode) are written once a second.
+        self._requests: dict[tuple[str, str, int], int] = {}
+        self._latency: dict[str, list[float]] = {}  # route -> [sum, count per bucket...]
+        self._scripts: dict[tuple[str, bool], int] = {}  # (script, failed) -> calls
+        self._redis = _tally(_REDIS_BUCKETS)
+        self._flusher: asyncio.Task[None] | None = None
 
     def record_request(self, route: str, method: str, status: int, seconds: float) -> None:
         key = (route, method, status)
-        children = self._request_children.get(key)
-        if children is None:  # labels() takes a lock and builds a tuple: once per series
-            children = (
-                self.requests.labels(route, method, str(status)),
-                self.latency.labels(route),
-            )
-            self._request_children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        self._requests[key] = self._requests.get(key, 0) + 1
+        tally = self._latency.get(route)
+        if tally is None:
+            tally = self._latency[route] = _tally(_HTTP_BUCKETS)
+        tally[0] += seconds
+        tally[1 + bisect_left(_HTTP_BUCKETS, seconds)] += 1
+        if self._flusher is None:
+            self._start_flushing()
 
     def record_script(self, name: str, calls: int, seconds: float, failed: bool) -> None:
         """The Store's ``ScriptObserver``."""
-        children = self._script_children.get(name)
-        if children is None:
-            hits = self.hits.labels(name) if name in _HIT_SCRIPTS else None
-            children = (self.script_calls.labels(name), self.script_errors.labels(name), hits)
-            self._script_children[name] = children
-        children[0].inc(calls)
-        self.redis_latency.observe(seconds)
-        if failed:
-            children[1].inc(calls)
-        elif children[2] is not None:
-            children[2].inc(calls)
+        key = (name, failed)
+        self._scripts[key] = self._scripts.get(key, 0) + calls
+        self._redis[0] += seconds
+        self._redis[1 + bisect_left(_REDIS_BUCKETS, seconds)] += 1
+
+    def flush(self) -> None:
+        """Move what was tallied since the last flush into the prometheus_client values."""
+        requests, self._requests = self._requests, {}
+        for (route, method, status), count in requests.items():
+            self.requests.labels(route, method, str(status)).inc(count)
+        latency, self._latency = self._latency, {}
+        for route, tally in latency.items():
+            _add(self.latency.labels(route), tally)
+        scripts, self._scripts = self._scripts, {}
+        for (name, failed), calls in scripts.items():
+            self.script_calls.labels(name).inc(calls)
+            if failed:
+                self.script_errors.labels(name).inc(calls)
+            elif name in _HIT_SCRIPTS:
+                self.hits.labels(name).inc(calls)
+        redis, self._redis = self._redis, _tally(_REDIS_BUCKETS)
+        _add(self.redis_latency, redis)
+
+    def _start_flushing(self) -> None:
+        self._flusher = asyncio.get_running_loop().create_task(self._flush_forever())
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL_S)
+            self.flush()
+
+    async def close(self) -> None:
+        """Stop the periodic flush and flush what is left (the app's shutdown)."""
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+        self.flush()
 
     def export_running(self, delta: int) -> None:
         """The Exporter's ``on_running``."""
@@ -124,8 +160,25 @@ class Metrics:
 
     async def endpoint(self, request: Request) -> Response:
         """``GET /metrics``: the text format, every worker's samples in multiprocess mode."""
+        self.flush()  # this process's share is current; other workers' lag < FLUSH_INTERVAL_S
         body = generate_latest(scrape_registry(self.registry))
         return Response(body, 200, {"Cache-Control": "no-store"}, media_type=CONTENT_TYPE_LATEST)
+
+
+def _tally(buckets: tuple[float, ...]) -> list[float]:
+    """[sum, then one count per bucket and +Inf], as prometheus_client keeps a histogram."""
+    return [0.0] * (len(buckets) + 2)
+
+
+def _add(histogram: Histogram, tally: list[float]) -> None:
+    """Add a tally to a histogram child. prometheus_client has no public call to add many
+    observations at once; ``_sum`` and the per-bucket ``_buckets`` are what ``observe``
+    itself increments (tests/web/test_metrics.py checks the exposition)."""
+    if tally[0] or any(tally[1:]):
+        histogram._sum.inc(tally[0])
+        for bucket, count in zip(histogram._buckets, tally[1:], strict=True):
+            if count:
+                bucket.inc(count)
 
 
 def scrape_registry(own: CollectorRegistry | None = None) -> CollectorRegistry:

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.env import wait_until
 from counter import Settings, Store, create_app, lifespan
 from tests.apikit import bearer, new_token
 from tests.servers import RedisProcess, ServeProcess, free_port
@@ -78,7 +79,14 @@ def test_metrics_sum_granian_workers_on_a_separate_port(
             for _ in range(40):  # new connections: both workers take some
                 assert httpx.get(f"{server.base_url}/hit/site.com/home").status_code == 200
             assert http.get("/metrics").status_code == 404  # not on the public port
-        scrape = samples(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text)
+        scrapes = []
+
+        def flushed() -> bool:  # each worker writes its tally once a second
+            scrapes.append(samples(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text))
+            return hit_requests(scrapes[-1]) >= 40
+
+        wait_until(flushed, 10, "both workers' samples in the scrape")
+        scrape = scrapes[-1]
     finally:
         server.stop()
         for key in embedded_redis.command("KEYS", f"{prefix}*") or []:  # type: ignore[union-attr]

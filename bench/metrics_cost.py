@@ -1,0 +1,92 @@
+"""What metrics cost the hot path: `/hit` with `--metrics` off vs. on, same Redis, same build.
+
+Two `counter serve` processes (one worker each, default server) on one redis-server;
+rounds alternate between them so background load falls on both alike. Reported: each
+setup's median req/s and p50 over the rounds, the on/off ratio, and (steadier on a busy
+machine) the CPU time the metrics add to one /hit, measured in-process: the
+middleware's request record and the Store observer's script record, per request.
+
+    python -m bench.metrics_cost [--rounds 5] [--seconds 5] [--connections 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.cluster_hit import SPREAD_KEYS, wrk
+from bench.env import header
+from counter.web.metrics import MULTIPROC_ENV, Metrics
+from tests.servers import RedisProcess, ServeProcess
+
+
+def record_cost_us(samples: int = 200_000) -> float:
+    """Microseconds of metrics bookkeeping per /hit (median of 5 timed loops), in the
+    multiprocess mode `counter serve --metrics` runs (samples go to mmap'd files)."""
+    os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="metrics-bench-samples-")
+    metrics = Metrics()
+    metrics._flusher = asyncio.Future()  # type: ignore[assignment]  # flushed by hand here
+    runs = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for n in range(samples):
+            metrics.record_request("/hit", "GET", 200, 0.0002)
+            metrics.record_script("hit", 1, 0.0001, False)
+            if n % 10_000 == 0:  # a flush a second at ~10k /hit per second and worker
+                metrics.flush()
+        runs.append((time.perf_counter() - started) / samples * 1e6)
+    shutil.rmtree(os.environ.pop(MULTIPROC_ENV), ignore_errors=True)
+    return statistics.median(runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=16)
+    options = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="metrics-bench-"))
+    script = work / "spread.lua"
+    script.write_text(SPREAD_KEYS)
+    redis = RedisProcess(work / "redis").start()
+    base = ["--redis-url", redis.url, "--workers", "1"]
+    servers = {
+        "metrics off": ServeProcess(base, {}, work).start(),
+        "metrics on": ServeProcess([*base, "--metrics"], {}, work).start(),
+    }
+    title = header("metrics cost on GET /hit (1 worker each, one Redis)", redis.url)
+    rates: dict[str, list[float]] = {name: [] for name in servers}
+    p50s: dict[str, list[str]] = {name: [] for name in servers}
+    try:
+        for _ in range(options.rounds):
+            for name, server in servers.items():
+                rate, p50 = wrk(f"{server.base_url}/", script, options.seconds, options.connections)
+                rates[name].append(rate)
+                p50s[name].append(p50)
+    finally:
+        for server in servers.values():
+            server.stop()
+        redis.stop()
+    print(title)
+    print(f"# {options.rounds} round(s) x {options.seconds}s, {options.connections} connections")
+    print(f"{'setup':<14}{'median req/s':>14}{'p50 (median)':>14}  req/s per round")
+    for name in servers:
+        rounds = " ".join(f"{rate:.0f}" for rate in rates[name])
+        p50 = sorted(p50s[name])[len(p50s[name]) // 2]
+        print(f"{name:<14}{statistics.median(rates[name]):>14.0f}{p50:>14}  {rounds}")
+    off, on = statistics.median(rates["metrics off"]), statistics.median(rates["metrics on"])
+    print(f"on/off throughput ratio: {on / off:.3f} ({(1 - on / off) * 100:+.1f}% cost)")
+    cost = record_cost_us()
+    print(f"metrics bookkeeping per /hit: {cost:.2f} us CPU "
+          f"({cost / (1e6 / off) * 100:.1f}% of one /hit at the off median)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
