@@ -1,0 +1,168 @@
+"""``/dashboard`` in real headless Chromium (Debian's, driven by Playwright): sign in, see the
+numbers this test wrote, change counters with ``manage``, be refused without it.
+
+Screenshots (desktop light, desktop dark, phone) go to tests/screenshots/; the desktop one is
+also docs/img/dashboard.png, the README's picture.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.servers import RedisProcess, ServeProcess
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent.parent
+SHOTS = ROOT / "tests" / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+def token(where: list[str], name: str, perms: str) -> str:
+    created = subprocess.run(
+        [sys.executable, "-m", "counter.cli", "token", "create", "--name", name, "--perm", perms,
+         "--namespace", "site.com", *where],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return created.stdout.splitlines()[-1]
+
+
+@pytest.fixture
+def server(
+    embedded_redis: RedisProcess, prefix: str, tmp_path: Path
+) -> Iterator[tuple[str, list[str]]]:
+    where = ["--redis-url", embedded_redis.url, "--prefix", prefix]
+    serve = ServeProcess([*where, "--workers", "1"], {}, tmp_path).start()
+    try:
+        yield serve.base_url, where
+    finally:
+        serve.stop()
+        for key in embedded_redis.command("KEYS", f"{prefix}*") or []:  # type: ignore[union-attr]
+            embedded_redis.command("DEL", key)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+def open_dashboard(browser: Browser, base_url: str, secret: str, **context: object) -> Page:
+    page = browser.new_page(locale="en-US", **context)  # type: ignore[arg-type]
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    foreign: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(base_url) else foreign.append(r.url))
+    page.goto(f"{base_url}/dashboard/")
+    page.fill("#token", secret)
+    page.click("#sign-in-form button")
+    expect(page.locator("#board")).to_be_visible()
+    expect(page.locator("#loading")).to_have_text("")
+    page.errors = errors  # type: ignore[attr-defined]
+    page.foreign = foreign  # type: ignore[attr-defined]
+    return page
+
+
+def shoot(page: Page, name: str) -> Path:
+    SHOTS.mkdir(exist_ok=True)
+    path = SHOTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def test_dashboard_shows_and_manages_counters(
+    server: tuple[str, list[str]], browser: Browser
+) -> None:
+    base_url, where = server
+    for key, hits in (("home", 5), ("blog", 2), ("about", 1)):
+        for _ in range(hits):
+            assert httpx.get(f"{base_url}/hit/site.com/{key}").status_code == 200
+    assert subprocess.run([sys.executable, "-m", "counter.cli", "set", "site.com/big",
+                           "9007199254740993", *where], check=False).returncode == 0  # fmt: skip
+    for n in range(30):  # a second page in the table
+        assert httpx.get(f"{base_url}/hit/site.com/page-{n:02d}").status_code == 200
+    manager = token(where, "manager", "read,manage")
+    reader = token(where, "reader", "read")
+
+    page = open_dashboard(browser, base_url, manager, viewport={"width": 1280, "height": 900})
+    # 2^53 + 1: exact, not rounded to ...992 as a float would be.
+    expect(page.locator("#total")).to_have_text("9,007,199,254,741,031")
+    expect(page.locator("#today")).to_have_text("38")
+    expect(page.locator("#count")).to_have_text("34")
+    expect(page.locator('tr[data-key="home"] td.value')).to_have_text("5")
+    expect(page.locator("#counters tbody tr")).to_have_count(25)
+    expect(page.locator("#page-info")).to_have_text("1\u201325 of 34")
+    page.fill("#search", "page-2")
+    expect(page.locator("#counters tbody tr")).to_have_count(10)
+    page.fill("#search", "")
+    page.click('th[data-sort="value"]')  # largest first
+    expect(page.locator("#counters tbody tr").first).to_have_attribute("data-key", "big")
+    page.click('tr[data-key="home"] td.key')  # the selected counter joins the charts
+    expect(page.locator("#daily-chart .u-legend")).to_contain_text("home")
+    shutil.copy(shoot(page, "dashboard-desktop.png"), ROOT / "docs" / "img" / "dashboard.png")
+
+    page.locator('tr[data-key="home"]').get_by_role("button", name="set", exact=True).click()
+    page.fill("#confirm-value", "42")
+    page.click("#confirm-ok")
+    expect(page.locator('tr[data-key="home"] td.value')).to_have_text("42")
+    assert httpx.get(f"{base_url}/get/site.com/home").json() == {"value": 42}
+
+    page.locator('tr[data-key="blog"]').get_by_role("button", name="delete").click()
+    page.locator("#confirm button", has_text="Cancel").click()  # cancelled: nothing happens
+    expect(page.locator('tr[data-key="blog"]')).to_have_count(1)
+    page.locator('tr[data-key="blog"]').get_by_role("button", name="delete").click()
+    page.click("#confirm-ok")
+    expect(page.locator('tr[data-key="blog"]')).to_have_count(0)
+    assert httpx.get(f"{base_url}/get/site.com/blog").status_code == 404
+
+    page.fill("#new-key", "fresh")
+    page.fill("#new-value", "7")
+    page.click("#create-form button")
+    expect(page.locator('tr[data-key="fresh"] td.value')).to_have_text("7")
+    assert page.errors == [] and page.foreign == []  # type: ignore[attr-defined]
+
+    dark = open_dashboard(browser, base_url, manager, viewport={"width": 1280, "height": 900},
+                          color_scheme="dark")  # fmt: skip
+    expect(dark.locator('tr[data-key="home"] td.value')).to_have_text("42")
+    shoot(dark, "dashboard-desktop-dark.png")
+    phone = open_dashboard(browser, base_url, manager, viewport={"width": 390, "height": 844},
+                           device_scale_factor=2, is_mobile=True, has_touch=True)  # fmt: skip
+    expect(phone.locator('tr[data-key="home"] td.value')).to_have_text("42")
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways at phone width ({width}px)"
+    shoot(phone, "dashboard-phone.png")
+
+    # Without manage: no controls, a note, and the server refuses a write made anyway.
+    read_only = open_dashboard(browser, base_url, reader, viewport={"width": 1280, "height": 900})
+    expect(read_only.locator('tr[data-key="home"] td.value')).to_have_text("42")
+    expect(read_only.locator("#manage-note")).to_be_visible()
+    expect(read_only.locator("#counters tbody button")).to_have_count(0)
+    expect(read_only.locator("#create-form")).to_be_hidden()
+    refused = read_only.evaluate("Api.put('site.com', 'home', 1n).catch((e) => e.status)")
+    assert refused == 403
+    assert httpx.get(f"{base_url}/get/site.com/home").json() == {"value": 42}
+
+
+def test_dashboard_refuses_an_unknown_token(
+    server: tuple[str, list[str]], browser: Browser
+) -> None:
+    base_url, _ = server
+    page = browser.new_page()
+    page.goto(f"{base_url}/dashboard/")
+    page.fill("#token", "cnt_not-a-token")
+    page.click("#sign-in-form button")
+    expect(page.locator("#sign-in-error")).to_have_text("That token is not known to this server.")
+    expect(page.locator("#board")).to_be_hidden()
+    assert page.evaluate("sessionStorage.length") == 0
