@@ -7,6 +7,7 @@ const Charts = (() => {
   const utc = (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC");
 
   function options(width, selectedLabel, hourly) {
+    const step = hourly ? 3600 : 86400;
     const fg = css("--muted");
     const grid = css("--line");
     const axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
@@ -16,7 +17,11 @@ const Charts = (() => {
       tzDate: utc,
       cursor: { points: { show: false } },
       legend: { live: true },
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
+      scales: {
+        // Half a step of room at each end, so the first and last bars are drawn whole.
+        x: { time: true, range: (u, min, max) => [min - step / 2, max + step / 2] },
+        y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] },
+      },
       axes: [
         { ...axis, values: hourly ? "{HH}:00\n{MMM} {D}" : "{MMM} {D}" },
         { ...axis, size: 56 },
@@ -31,8 +36,8 @@ const Charts = (() => {
           paths: uPlot.paths.bars({ size: [0.7, 40] }),
           points: { show: false },
         },
-        { label: selectedLabel || "selected", stroke: css("--second"), width: 2, show: Boolean(selectedLabel),
-          points: { show: false } },
+        { label: selectedLabel || "selected", stroke: css("--second"), width: 2,
+          show: Boolean(selectedLabel), points: { show: true, size: 4, fill: css("--second") } },
       ],
     };
   }
