@@ -58,7 +58,7 @@ def create_app(
                 PublicIpLimit,
                 runtime=runtime,
                 limit=limit,
-                skip_prefixes=(API_PREFIX + "/", "/healthz"),
+                skip_prefixes=(API_PREFIX + "/", "/healthz", "/readyz", "/metrics"),
                 clock=clock,
             )
         )
