@@ -12,11 +12,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from tests.servers import RedisProcess, ServeProcess
 
@@ -203,3 +204,41 @@ def test_dashboard_refuses_an_unknown_token(
     expect(page.locator("#sign-in-error")).to_have_text("That token is not known to this server.")
     expect(page.locator("#board")).to_be_hidden()
     assert page.evaluate("sessionStorage.length") == 0
+
+
+def answer(route: Route, request: object, body: dict[str, object]) -> None:
+    route.fulfill(json=body)
+
+
+def test_dashboard_uses_stats_and_streams_where_the_server_has_them(
+    server: tuple[str, list[str]], browser: Browser
+) -> None:
+    """The stats API and streams come with other features; until a server has them, the
+    browser is handed GoatCounter-shaped answers here to show the panels light up."""
+    base_url, where = server
+    assert httpx.get(f"{base_url}/hit/site.com/home").status_code == 200
+    secret = token(where, "viewer", "read")
+    page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
+    stats = {
+        "hits": {"hits": [{"path": "/", "count": 120}, {"path": "/blog", "count": 45}],
+                 "more": False},
+        "toprefs": {"stats": [{"name": "news.ycombinator.com", "count": 30}], "more": False},
+        "browsers": {"stats": [{"name": "Firefox", "count": 70}], "more": False},
+        "systems": {"stats": [{"name": "Linux", "count": 60}], "more": False},
+        "sizes": {"stats": [{"name": "Computer monitors", "count": 80}], "more": False},
+    }  # fmt: skip
+    for name, body in stats.items():
+        page.route(f"**/api/v0/stats/{name}?*", partial(answer, body=body))
+    page.route("**/stream/site.com/home", lambda route: route.fulfill(
+        status=200, headers={"Content-Type": "text/event-stream"},
+        body='retry: 60000\ndata: {"value": 12345}\n\n'))  # fmt: skip
+    page.goto(f"{base_url}/dashboard/")
+    page.fill("#token", secret)
+    page.click("#sign-in-form button")
+    expect(page.locator("#stats")).to_be_visible()
+    expect(page.locator("#stats-note")).to_be_hidden()
+    expect(page.locator("#stats-hits li").first).to_have_text("/120")
+    expect(page.locator("#stats-browsers")).to_contain_text("Firefox")
+    page.click('tr[data-key="home"] td.key')
+    expect(page.locator('tr[data-key="home"] td.value')).to_have_text("12,345")
+    expect(page.locator("#total")).to_have_text("12,345")

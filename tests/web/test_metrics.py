@@ -114,3 +114,20 @@ async def test_readyz_fails_without_scripts_or_redis(tmp_path: Path) -> None:
                 assert (await http.get("/healthz")).status_code == 503
     finally:
         redis.stop()
+
+
+async def test_with_the_per_ip_limit_the_middleware_records_the_hot_path(
+    settings: Settings,
+) -> None:
+    # The limit answers before the hot path (429): then the middleware must see every request.
+    limited = settings.with_changes(metrics=True, public_ip_limit=2)
+    app = create_app(limited)
+    async with lifespan(app):
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))  # not loopback
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            statuses = [(await http.get("/hit/site.com/home")).status_code for _ in range(3)]
+            scrape = samples((await http.get("/metrics")).text)
+    assert statuses == [200, 200, 429]
+    assert hit_requests(scrape) == 2
+    refused = (("method", "GET"), ("route", "/hit"), ("status", "429"))
+    assert scrape[("counter_http_requests_total", refused)] == 1
