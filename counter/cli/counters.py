@@ -21,11 +21,17 @@ from counter.cli import backup, countapi_import
 from counter.cli.connection import add_redis_flags, open_store
 from counter.engine.names import DEFAULT_NAMESPACE, parse_int64, validate_name
 from counter.engine.store import Store, wall_clock_ms
-from counter.errors import CounterNotFound, InvalidInput, StoreError, StoreUnavailable
+from counter.errors import (
+    CounterError,
+    CounterNotFound,
+    InvalidInput,
+    StoreError,
+    StoreUnavailable,
+)
 from counter.settings import Settings
 
 EXIT_OK = 0
-EXIT_NOT_FOUND = 1  # the counter (or namespace content) the command needs is not there
+EXIT_NOT_FOUND = 1  # the counter is not there, or refuses the change (out of bounds, overflow)
 EXIT_INVALID = 2  # bad arguments or a bad input file: nothing was written
 EXIT_UNAVAILABLE = 3  # Redis could not be reached or answered unexpectedly
 
@@ -96,6 +102,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return _fail(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "), 2)
     except (StoreUnavailable, StoreError) as error:
         return _fail(str(error), EXIT_UNAVAILABLE)
+    except CounterError as error:  # refused by the counter: out of bounds, overflow
+        return _fail(f"refused: {type(error).__name__}: {error}", EXIT_NOT_FOUND)
 
 
 def _fail(message: str, code: int) -> int:

@@ -55,6 +55,9 @@ def test_one_counter_commands_and_their_exit_codes(run: object) -> None:
     code, _, err = cli("set", "site.com/home", "9223372036854775808")
     assert code == 2 and "64-bit" in err
     assert cli("get", "site.com/home")[1] == "2\n"  # the refused set wrote nothing
+    assert cli("set", "site.com/top", "9223372036854775807")[0] == 0
+    code, _, err = cli("hit", "site.com/top")
+    assert code == 1 and err.startswith("counter: error: refused: Overflow")
 
 
 def test_unreachable_redis_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
