@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from functools import partial
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
-from starlette.types import Scope
 
 from counter.api import PREFIX as API_PREFIX
 from counter.api import ApiV0
@@ -23,7 +21,7 @@ from counter.web.countapi import CountApi
 from counter.web.dashboard import Dashboard
 from counter.web.errors import json_error_handlers
 from counter.web.health import Health
-from counter.web.hotpath import HotPath, Spec, hot_routes, match
+from counter.web.hotpath import HotPath
 from counter.web.metrics import Metrics, MetricsMiddleware
 from counter.web.ratelimit import Limit, PublicIpLimit
 
@@ -63,19 +61,23 @@ def create_app(
             )
         )
     metrics_routes = []
-    metrics = record_hot = skip_hot = None
+    metrics = record_hot = None
+    router_metrics = []
     if runtime.settings.metrics:  # off by default: then nothing of it is installed
         metrics = Metrics()
         runtime.script_observer = metrics.record_script
         api.exporter.on_running = metrics.export_running
-        if not middleware[1:]:  # nothing between it and the hot path that could answer
-            hot = hot_routes(countapi)
-            record_hot, skip_hot = metrics.record_request, partial(_is_hot, routes=hot)
-        middleware.insert(0, Middleware(MetricsMiddleware, metrics=metrics, skip=skip_hot))
+        if middleware[1:]:  # the per-IP limit may answer first: measure from the outside
+            middleware.insert(0, Middleware(MetricsMiddleware, metrics=metrics))
+        else:  # the hot path times its own answers; everything else is measured at the
+            # router (CORS preflights, answered before either, are not counted)
+            record_hot = metrics.record_request
+            router_metrics.append(Middleware(MetricsMiddleware, metrics=metrics))
         if not runtime.settings.metrics_port:  # else `counter serve` listens on that port
             metrics_routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
     # Innermost: plain /hit and /get are answered before the router, after CORS and limits.
     middleware.append(Middleware(HotPath, countapi=countapi, record=record_hot))
+    middleware.extend(router_metrics)
     app = Starlette(
         routes=[
             *countapi.routes(),
@@ -94,10 +96,6 @@ def create_app(
     app.state.counter_api = api
     app.state.counter_metrics = metrics
     return app
-
-
-def _is_hot(scope: Scope, routes: dict[str, Spec]) -> bool:
-    return match(scope, routes) is not None
 
 
 @asynccontextmanager

@@ -138,3 +138,5 @@ def test_metrics_cost_benchmark() -> None:
     assert re.search(r"^metrics on\s+\d+\s+\S+", output, re.M), output
     assert re.search(r"on/off throughput ratio: \d\.\d{3}", output), output
     assert re.search(r"metrics bookkeeping per /hit: \d+\.\d+ us CPU", output), output
+    cpu = r"server CPU per /hit \(median\): off \d+\.\d us, on \d+\.\d us"
+    assert re.search(cpu, output), output

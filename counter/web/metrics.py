@@ -17,7 +17,6 @@ import contextlib
 import os
 import time
 from bisect import bisect_left
-from collections.abc import Callable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -207,21 +206,20 @@ def route_label(scope: Scope) -> str:
 
 
 class MetricsMiddleware:
-    """Pure ASGI, outermost: every response's route, method, status and duration.
+    """Pure ASGI: every response's route, method, status and duration.
 
-    Requests ``skip`` says the hot path answers pass straight through: it records those
-    itself (see ``HotPath``), which costs the busiest routes far less than this wrapper.
+    ``create_app`` puts it just in front of the router, behind the hot path, which records
+    its own answers (``HotPath``): the busiest routes then skip this wrapper, which would
+    cost them more than the bookkeeping itself. With the per-IP limit on (it may answer
+    before the hot path) it goes outermost instead and sees everything.
     """
 
-    def __init__(
-        self, app: ASGIApp, metrics: Metrics, skip: Callable[[Scope], bool] | None = None
-    ) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
-        self.skip = skip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (self.skip is not None and self.skip(scope)):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
