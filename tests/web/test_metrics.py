@@ -131,3 +131,8 @@ async def test_with_the_per_ip_limit_the_middleware_records_the_hot_path(
     assert hit_requests(scrape) == 2
     refused = (("method", "GET"), ("route", "/hit"), ("status", "429"))
     assert scrape[("counter_http_requests_total", refused)] == 1
+
+
+async def test_scripts_load_and_are_found_on_every_backend(store: Store) -> None:
+    await store.load_scripts()  # on a cluster: into every primary
+    assert await store.scripts_loaded()
