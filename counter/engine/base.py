@@ -122,18 +122,24 @@ class StoreBase:
     async def scripts_loaded(self) -> bool:
         """Whether Redis (every primary of a cluster) holds every script in its cache.
 
-        Asked through the transport the scripts run on (on a cluster, redis-py sends
+        Asked through the client the scripts run on (on a cluster, redis-py sends
         SCRIPT EXISTS to every primary and ANDs the answers)."""
         shas = [script.sha for _, script in self._scripts.values()]
         async with driver_errors():
-            found = await self.transport.command("SCRIPT", "EXISTS", *shas)
+            if isinstance(self.transport, RedisPyTransport):
+                found = await self.redis.script_exists(*shas)
+            else:
+                found = await self.transport.command("SCRIPT", "EXISTS", *shas)
         return all(bool(flag) for flag in found)
 
     async def load_scripts(self) -> None:
         """SCRIPT LOAD every script (on a cluster, into every primary)."""
         async with driver_errors():
             for _, script in self._scripts.values():
-                await self.transport.command("SCRIPT", "LOAD", script.text)
+                if isinstance(self.transport, RedisPyTransport):
+                    await self.redis.script_load(script.text)
+                else:
+                    await self.transport.command("SCRIPT", "LOAD", script.text)
 
     async def ping(self) -> None:
         async with driver_errors():
