@@ -19,7 +19,7 @@ from counter.settings import Settings
 from counter.web.cors import CORSMiddleware
 from counter.web.countapi import CountApi
 from counter.web.dashboard import Dashboard
-from counter.web.errors import json_error_handlers
+from counter.web.errors import RetryAfter, json_error_handlers
 from counter.web.health import Health
 from counter.web.hotpath import HotPath
 from counter.web.metrics import Metrics, MetricsMiddleware
@@ -48,7 +48,7 @@ def create_app(
         async with _running(app):
             yield
 
-    middleware = [Middleware(CORSMiddleware)]
+    middleware = [Middleware(RetryAfter), Middleware(CORSMiddleware)]
     if runtime.settings.public_ip_limit:  # off by default: then it is not even installed
         limit = Limit(runtime.settings.public_ip_limit, runtime.settings.public_ip_window_s)
         middleware.append(
@@ -67,7 +67,7 @@ def create_app(
         metrics = Metrics()
         runtime.script_observer = metrics.record_script
         api.exporter.on_running = metrics.export_running
-        if middleware[1:]:  # the per-IP limit may answer first: measure from the outside
+        if runtime.settings.public_ip_limit:  # it may answer first: measure from outside
             middleware.insert(0, Middleware(MetricsMiddleware, metrics=metrics))
         else:  # the hot path times its own answers; everything else is measured at the
             # router (CORS preflights, answered before either, are not counted)

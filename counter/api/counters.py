@@ -11,25 +11,19 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from counter.api.io import ApiError, json_response, namespace_for, parse_json, read_body
-from counter.api.snapshot_lines import counter_json as _counter
-from counter.api.snapshot_lines import day_text as _day
-from counter.api.snapshot_lines import flag as _flag
-from counter.api.snapshot_lines import int64 as _int64
-from counter.api.snapshot_lines import parse_line as _record
-from counter.api.snapshot_lines import snapshot_line
-from counter.engine.names import NAME_PATTERN, is_valid_name
-from counter.engine.records import CounterRecord
+from counter.api.snapshot_import import SnapshotImporter
+from counter.engine.names import INT64_MAX, INT64_MIN, NAME_PATTERN, is_valid_name
 from counter.engine.store import CounterInfo, Store
 from counter.errors import CounterNotFound
 from counter.runtime import Runtime
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 500
-SNAPSHOT_MEDIA_TYPES = ("application/x-ndjson", "application/jsonl", "application/json")
 _PUT_FIELDS = frozenset({"value", "enable_reset", "update_lowerbound", "update_upperbound"})
 
 
@@ -37,6 +31,7 @@ class CounterRoutes:
     def __init__(self, runtime: Runtime, clock: Callable[[], int]) -> None:
         self.runtime = runtime
         self.clock = clock
+        self.importer = SnapshotImporter(runtime.settings.snapshot_max_body_bytes)
 
     async def list_page(self, request: Request) -> Response:
         """``GET /counters?namespace=&after=&limit=``: a page of counters, sorted by key."""
@@ -134,33 +129,15 @@ class CounterRoutes:
             )
             lines = []
             for info, (daily, _) in zip(infos, histories, strict=True):
-                lines.append(snapshot_line(info, daily))
+                line = {**_counter(info), "daily": {_day(d): n for d, n in sorted(daily.items())}}
+                lines.append(orjson.dumps(line) + b"\n")
             yield b"".join(lines)
 
     async def restore(self, request: Request) -> Response:
         """``POST /snapshot/{namespace}``: write every line's counter; all lines or none."""
         namespace = self._namespace(request, "manage")
-        body = await read_body(
-            request, self.runtime.settings.snapshot_max_body_bytes, SNAPSHOT_MEDIA_TYPES
-        )
-        records: list[tuple[str, CounterRecord]] = []
-        errors: dict[str, list[str]] = {}
-        now = self.clock()
-        for number, line in enumerate(body.splitlines(), start=1):
-            if line.strip():
-                try:
-                    records.append(_record(line, now))
-                except ValueError as error:
-                    errors[f"line {number}"] = [str(error)]
-        if errors:
-            raise ApiError(400, errors=errors)
-        store = await self.runtime.store()
-        for start in range(0, len(records), DEFAULT_PAGE):
-            batch = records[start : start + DEFAULT_PAGE]
-            await asyncio.gather(
-                *(store.restore(namespace, key, record, now=now) for key, record in batch)
-            )
-        return json_response({"namespace": namespace, "imported": len(records)})
+        imported = await self.importer.run(request, namespace, self.runtime.store, self.clock())
+        return json_response({"namespace": namespace, "imported": imported})
 
     def _namespace(self, request: Request, permission: str) -> str:
         return namespace_for(request, permission, request.path_params["namespace"])
@@ -188,12 +165,41 @@ async def _infos(store: Store, namespace: str, keys: list[str]) -> list[CounterI
     return [info for info in found if info is not None]
 
 
+def _counter(info: CounterInfo) -> dict[str, Any]:
+    return {
+        "namespace": info.namespace,
+        "key": info.key,
+        "value": info.value,
+        "created": info.created,
+        "ttl": info.ttl,
+        "enable_reset": info.enable_reset,
+        "update_lowerbound": info.update_lowerbound,
+        "update_upperbound": info.update_upperbound,
+    }
+
+
+def _day(compact: str) -> str:
+    return f"{compact[:4]}-{compact[4:6]}-{compact[6:8]}"
+
+
 def _int_param(text: str | None, name: str, default: int, low: int, high: int) -> int:
     if text is None or text == "":
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
         raise ApiError(400, errors={name: [f"must be an integer from {low} to {high}"]})
     return int(text)
+
+
+def _int64(value: Any, field: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError(f"{field} must be a signed 64-bit integer")
+    return value
+
+
+def _flag(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{field} must be true or false")
+    return value
 
 
 def _collect(

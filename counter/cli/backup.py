@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, cast
 
-from counter.api.snapshot_lines import parse_line, snapshot_line
+from counter.api.snapshot_import import parse_line
+from counter.api.snapshot_lines import snapshot_line
 from counter.cli.progress import progress_bar
 from counter.engine.counters import CounterInfo
 from counter.engine.hits import CSV_HEADER, csv_row

@@ -128,7 +128,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         validate_name(args.namespace)
     plan = countapi_import.read_plan(args.file) if command == "import-countapi" else None
     records = backup.read_snapshot(args.file) if command == "restore" else None
-    async with open_store(settings, connections=8) as store:
+    async with open_store(settings, connections=8, wait_s=None) as store:
         if target is not None:
             return await _one(store, command, *target, value)
         if command == "list":
