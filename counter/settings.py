@@ -75,6 +75,10 @@ class Settings:
     stream_send_timeout_ms: int = 10_000
     live_interval_ms: int = 100  # at most one event per counter per interval
     live_refresh_ms: int = 10_000  # watch leases are renewed (and read back) this often
+    # Prometheus metrics: off by default; on, GET /metrics answers (or, with a port, a
+    # separate listener that `counter serve` runs, so /metrics stays off the public port).
+    metrics: bool = False
+    metrics_port: int = 0
 
     def __post_init__(self) -> None:
         _check(1 <= self.port <= 65535, "port", "must be between 1 and 65535", self.port)
@@ -134,6 +138,12 @@ class Settings:
             "public_ip_window_s",
             "must be positive",
             self.public_ip_window_s,
+        )
+        _check(
+            0 <= self.metrics_port <= 65535,
+            "metrics_port",
+            "must be 0 (serve /metrics on the main port) or a TCP port",
+            self.metrics_port,
         )
         try:
             self.trusted_networks()
@@ -257,6 +267,15 @@ def _integer(name: str, raw: str) -> int:
     return int(raw)
 
 
+def _boolean(name: str, raw: str) -> bool:
+    text = raw.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"COUNTER_{name.upper()} must be 1 or 0 (true or false), got {raw!r}")
+
+
 _CONVERTERS: dict[str, Callable[[str, str], Any]] = {
     "port": _integer,
     "workers": _integer,
@@ -276,6 +295,8 @@ _CONVERTERS: dict[str, Callable[[str, str], Any]] = {
         )
     },
     "data_dir": lambda _name, raw: Path(raw),
+    "metrics": _boolean,
+    "metrics_port": _integer,
 }
 
 

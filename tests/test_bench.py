@@ -145,3 +145,39 @@ def test_live_cost_benchmark(embedded_redis: RedisProcess) -> None:
     ]
     assert float(rows[0][2]) == 0 and float(rows[1][2]) == 0  # no feed commands: no cost
     assert int(rows[2][3]) >= 1  # watched: the changes were published
+
+
+def test_redis_cost_memory_and_index_benchmarks(embedded_redis: RedisProcess) -> None:
+    output = run_bench(
+        "bench.redis_cost", "--redis-url", embedded_redis.url, "--calls", "300", "--keys", "50"
+    )
+    assert_versions(output)
+    rows = re.findall(r"^([a-z-]+) +([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+)$", output, re.M)
+    assert [row[0] for row in rows] == ["minimal", "hit", "hit-create", "update", "get",
+                                        "count-batch"]  # fmt: skip
+    assert rows[0][3] == "1.00" and all(float(row[1]) > 0 for row in rows)
+    output = run_bench(
+        "bench.memory", "--redis-url", embedded_redis.url, "--hours", "30",
+        "--index-counters", "100",
+    )  # fmt: skip
+    assert "hash-max-" in output
+    sizes = dict(re.findall(r"^(hit once|hit every hour, 30 h) +(\d+)", output, re.M))
+    assert set(sizes) == {"hit once", "hit every hour, 30 h"}
+    assert 0 < int(sizes["hit once"]) < int(sizes["hit every hour, 30 h"])
+    output = run_bench(
+        "bench.index", "--redis-url", embedded_redis.url, "--counters", "2000", "--pages", "5"
+    )
+    assert re.search(r"^index page \(ZRANGEBYLEX, 100 keys\) +[\d.]+ +[\d.]+$", output, re.M)
+
+
+def test_metrics_cost_benchmark() -> None:
+    output = run_bench(
+        "bench.metrics_cost", "--rounds", "1", "--seconds", "1", "--connections", "4"
+    )
+    assert_versions(output)
+    assert re.search(r"^metrics off\s+\d+\s+\S+", output, re.M), output
+    assert re.search(r"^metrics on\s+\d+\s+\S+", output, re.M), output
+    assert re.search(r"on/off throughput ratio: \d\.\d{3}", output), output
+    assert re.search(r"metrics bookkeeping per /hit: \d+\.\d+ us CPU", output), output
+    cpu = r"server CPU per /hit \(median\): off \d+\.\d us, on \d+\.\d us"
+    assert re.search(cpu, output), output
