@@ -14,6 +14,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from counter.api.openapi_live import live_paths
 from counter.engine.names import INT64_MAX, INT64_MIN, NAME_PATTERN
 from counter.version import __version__
 
@@ -323,7 +324,7 @@ def document() -> dict[str, Any]:
             '/api/v0. Errors are JSON: {"error": text} or {"errors": {field: [text]}}.',
             "license": {"name": "MIT", "identifier": "MIT"},
         },
-        "paths": {**_public_paths(), **_api_paths()},
+        "paths": {**_public_paths(), **live_paths(), **_api_paths()},
         "components": _COMPONENTS,
     }
 

@@ -101,8 +101,13 @@ class ChangeFeed:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._listener: asyncio.Task[None] | None = None
         self._closing = False
+        # The feed's own commands (registry, PUBLISH) on a client of their own on a single
+        # Redis, so the Store's pool never holds a connection the feed left idle.
+        self._redis: Redis | RedisCluster = store.redis
+        self._own_redis: Redis | None = None
         self.subscribed = asyncio.Event()
         self.published = 0  # messages sent, for tests and the bench
+        self.reads = 0  # counters re-read after a change, likewise
 
     # -- the Store's side ------------------------------------------------------------------
 
@@ -144,6 +149,8 @@ class ChangeFeed:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
+        if not isinstance(self.store.redis, RedisCluster) and self._own_redis is None:
+            self._own_redis = self._redis = _private_client(self.store.redis)
         if self._listener is None:
             self._listener = asyncio.create_task(self._listen())
 
@@ -162,8 +169,11 @@ class ChangeFeed:
         if self._local:
             members = [self._member(counter_key) for counter_key in self._local]
             with contextlib.suppress(*_ERRORS):
-                await self.store.redis.zrem(self.registry, *members)
+                await self._redis.zrem(self.registry, *members)
             self._local.clear()
+        if self._own_redis is not None:
+            with contextlib.suppress(*_ERRORS):
+                await self._own_redis.aclose()
 
     # -- internals -------------------------------------------------------------------------
 
@@ -173,18 +183,18 @@ class ChangeFeed:
     async def _advertise(self, counter_key: str) -> None:
         lease = _now_ms() + 3 * int(self.refresh_s * 1000)
         try:
-            await self.store.redis.zadd(self.registry, {self._member(counter_key): lease})
-            await self.store.redis.publish(self.control_channel, "+" + counter_key)
+            await self._redis.zadd(self.registry, {self._member(counter_key): lease})
+            await self._redis.publish(self.control_channel, "+" + counter_key)
         except _ERRORS as error:  # the next refresh retries; the stream still works locally
             log.warning("could not advertise a watch on %s: %s", counter_key, error)
 
     async def _withdraw(self, counter_key: str) -> None:
         if counter_key not in self._local:
-            await self.store.redis.zrem(self.registry, self._member(counter_key))
+            await self._redis.zrem(self.registry, self._member(counter_key))
 
     async def _refresh(self) -> None:
         """Renew this process's leases and rebuild ``watched`` from the registry."""
-        redis = self.store.redis
+        redis = self._redis
         now = _now_ms()
         lease = now + 3 * int(self.refresh_s * 1000)
         if self._local:
@@ -224,11 +234,10 @@ class ChangeFeed:
             finally:
                 with contextlib.suppress(*_ERRORS):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
-                    if own is not None:
-                        await own.aclose()
+                    await own.aclose()
 
-    def _pubsub(self, attempt: int) -> tuple[PubSub, Redis | None]:
-        """A subscription connection (and the client we opened for it, to close after).
+    def _pubsub(self, attempt: int) -> tuple[PubSub, Redis]:
+        """A subscription connection and the client opened for it (closed after).
 
         On a Cluster a plain connection to one node (the next one after each failure):
         classic PUBLISH reaches every node, and this avoids the cluster client's own
@@ -236,7 +245,10 @@ class ChangeFeed:
         """
         redis = self.store.redis
         if not isinstance(redis, RedisCluster):
-            return redis.pubsub(), None
+            # Its own connection, never one of the Store's pool: a subscription's socket
+            # (closed mid-reply by an outage) must not go back to serve requests.
+            client = _private_client(redis)
+            return client.pubsub(), client
         nodes = sorted(redis.get_nodes(), key=lambda node: node.name)
         node = nodes[attempt % len(nodes)]
         # redis-py's plain connection, not the cluster's own class (``counter.redis.cluster``
@@ -265,7 +277,7 @@ class ChangeFeed:
         keys, self._to_publish = self._to_publish, set()
         if keys:
             try:
-                await self.store.redis.publish(self.changes_channel, "\n".join(sorted(keys)))
+                await self._redis.publish(self.changes_channel, "\n".join(sorted(keys)))
                 self.published += 1
             except _ERRORS as error:
                 log.warning("could not publish %d change(s): %s", len(keys), error)
@@ -282,6 +294,7 @@ class ChangeFeed:
                 listener(value if isinstance(value, int) else None)
 
     async def _value(self, watch: _Watch) -> object:
+        self.reads += 1
         try:
             return await self.store.get(watch.namespace, watch.key)
         except CounterNotFound:
@@ -351,6 +364,13 @@ class _Gate:
             self._timer = None
         if self._running is not None:
             self._running.cancel()
+
+
+def _private_client(redis: Redis) -> Redis:
+    """A client on the same server as ``redis`` with a pool of its own."""
+    shared = redis.connection_pool
+    pool = ConnectionPool(connection_class=shared.connection_class, **shared.connection_kwargs)
+    return Redis.from_pool(pool)
 
 
 def _now_ms() -> int:
