@@ -25,6 +25,7 @@ from counter.engine.store import wall_clock_ms
 from counter.errors import CounterError, CounterNotFound
 from counter.runtime import Runtime
 from counter.web.errors import error_text, json_error_handlers, status_for
+from counter.web.ingest import Ingest
 from counter.web.ratelimit import Limit
 
 PREFIX = "/api/v0"
@@ -33,7 +34,13 @@ PREFIX = "/api/v0"
 class ApiV0:
     """The sub-app and the export runner it owns."""
 
-    def __init__(self, runtime: Runtime, *, clock: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        clock: Callable[[], int] | None = None,
+        ingest: Ingest | None = None,
+    ) -> None:
         settings = runtime.settings
         self.clock = clock or wall_clock_ms
         self.exporter = Exporter(
@@ -44,7 +51,8 @@ class ApiV0:
             ),
             self.clock,
         )
-        count = CountRoute(runtime, self.clock)
+        self.ingest = ingest or Ingest(runtime, self.clock)
+        count = CountRoute(runtime, self.clock, self.ingest)
         exports = ExportRoutes(runtime, self.exporter)
         counters = CounterRoutes(runtime, self.clock)
         one = "/counters/{namespace}/{key}"

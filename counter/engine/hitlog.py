@@ -18,7 +18,14 @@ class HitLogStore(StoreBase):
         self, namespace: str, rows: Sequence[Sequence[str]], *, now: int, limits: LogLimits
     ) -> tuple[int, int]:
         """Append hits (``hitlog.LOG_FIELDS`` order) to the namespace log; the ids given."""
-        _, first, last = await self._eval(
+        first, last, _ = await self.log_hits_with_visits(namespace, rows, now=now, limits=limits)
+        return first, last
+
+    async def log_hits_with_visits(
+        self, namespace: str, rows: Sequence[Sequence[str]], *, now: int, limits: LogLimits
+    ) -> tuple[int, int, list[bool]]:
+        """``log_hits``, also saying which hits were first visits (the statistics count those)."""
+        _, first, last, visits = await self._eval(
             "log_hits",
             [
                 self.keys.hit_log(namespace),
@@ -33,7 +40,7 @@ class HitLogStore(StoreBase):
                 limits.visit_window_ms,
             ],
         )
-        return int(first), int(last)
+        return int(first), int(last), [flag == "1" for flag in as_text(visits)]
 
     async def last_hit_id(self, namespace: str) -> int:
         async with driver_errors():
