@@ -207,7 +207,11 @@ class SiteStatsStore(StoreBase):
             return []
         async with driver_errors():
             reply = await self.redis.execute_command("ZUNION", len(names), *names, "WITHSCORES")
-        pairs = [(as_text(reply[i]), int(float(reply[i + 1]))) for i in range(0, len(reply), 2)]
+        if reply and isinstance(reply[0], list | tuple):  # redis-py pairs WITHSCORES replies
+            flat = [item for pair in reply for item in pair]
+        else:
+            flat = list(reply or [])
+        pairs = [(as_text(flat[i]), int(float(flat[i + 1]))) for i in range(0, len(flat), 2)]
         pairs.sort(key=lambda pair: (-pair[1], pair[0]))
         return pairs
 
