@@ -20,6 +20,7 @@ from counter.api.counters import CounterRoutes
 from counter.api.export_routes import ExportRoutes
 from counter.api.guard import ApiGuard
 from counter.api.io import ApiError, json_response, token_of
+from counter.api.stats import StatsRoutes
 from counter.engine.exports import Exporter, ExportSettings
 from counter.engine.store import wall_clock_ms
 from counter.errors import CounterError, CounterNotFound
@@ -55,6 +56,7 @@ class ApiV0:
         count = CountRoute(runtime, self.clock, self.ingest)
         exports = ExportRoutes(runtime, self.exporter)
         counters = CounterRoutes(runtime, self.clock)
+        stats = StatsRoutes(runtime, self.clock)
         one = "/counters/{namespace}/{key}"
         routes = [
             Route("/me", me, methods=["GET"]),
@@ -69,6 +71,14 @@ class ApiV0:
             Route(f"{one}/reset", counters.reset, methods=["POST"]),
             Route("/snapshot/{namespace}", counters.snapshot, methods=["GET"]),
             Route("/snapshot/{namespace}", counters.restore, methods=["POST"]),
+            Route("/sites", stats.sites, methods=["GET"]),
+            Route("/sites/{id}", stats.site, methods=["GET"]),
+            Route("/paths", stats.paths, methods=["GET"]),
+            Route("/stats/total", stats.total, methods=["GET"]),
+            Route("/stats/hits", stats.hits, methods=["GET"]),
+            Route("/stats/hits/{path_id}", stats.refs, methods=["GET"]),
+            Route("/stats/{page}", stats.page, methods=["GET"]),
+            Route("/stats/{page}/{id}", stats.detail, methods=["GET"]),
         ]
         guard = Middleware(
             ApiGuard,

@@ -81,13 +81,14 @@ class CountRoute:
         errors: dict[str, list[str]] = {}
         hits: dict[int, Hit] = {}
         languages: dict[int, str] = {}
-        for index, raw in enumerate(raw_hits):
+        for index, raw_hit in enumerate(raw_hits):
             try:
-                hits[index] = parse_hit(raw, namespace=namespace, no_sessions=no_sessions, now=now)
+                hit = parse_hit(raw_hit, namespace=namespace, no_sessions=no_sessions, now=now)
             except HitError as error:
                 errors[str(index)] = [str(error)]
                 continue
-            languages[index] = language_of(raw.get("language") or "")
+            hits[index] = hit
+            languages[index] = language_of(raw_hit.get("language") or "")
         await self.ingest.record(namespace, hits, errors, now=now, languages=languages)
         if errors:
             return 400, {"errors": dict(sorted(errors.items(), key=lambda item: int(item[0])))}

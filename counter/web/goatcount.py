@@ -35,8 +35,7 @@ from counter.web.vcounter import VisitorCounter
 # The smallest transparent 1x1 GIF (GIF89a, one-colour palette, a transparency extension).
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 _HEADERS = {
-    "Cache-Control": "no-store,no-cache",
-    "Access-Control-Allow-Origin": "*",
+    "Cache-Control": "no-store,no-cache",  # Access-Control-Allow-Origin: web/cors.py, always
     "Cross-Origin-Resource-Policy": "cross-origin",
 }
 _TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True", "on", "yes"})
@@ -134,6 +133,11 @@ class GoatCount:
         except BadCount as error:
             return gif(400, str(error))
         user_agent = request.headers.get("user-agent", "")[:MAX_USER_AGENT]
+        raw["user_agent"] = user_agent
+        try:  # every field checked before anything (a session, the limit) is written
+            parse_hit(raw, namespace=namespace, no_sessions=True, now=self.clock())
+        except HitError as error:
+            return gif(400, f"not valid: {error}")
         address = client_ip(request.scope, self.trusted)
         ip = address.compressed if address is not None else ""
         try:
@@ -143,7 +147,6 @@ class GoatCount:
             if limited is not None:
                 return limited
             store = await self.runtime.store()
-            raw["user_agent"] = user_agent
             raw["location"] = self.geoip.location(ip)
             if not no_sessions and ip:
                 digest = hashlib.sha256(f"{namespace}\0{ip}\0{user_agent}".encode()).hexdigest()
@@ -196,7 +199,6 @@ class CountScript:
         headers = {
             "ETag": self.etag,
             "Cache-Control": "public, max-age=86400, stale-while-revalidate=604800",
-            "Access-Control-Allow-Origin": "*",
             "Cross-Origin-Resource-Policy": "cross-origin",
         }
         if self.etag in request.headers.get("if-none-match", ""):

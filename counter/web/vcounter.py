@@ -148,8 +148,8 @@ class VisitorCounter:
         cache = {"Cache-Control": "public, max-age=30"}
         if kind == "json":
             body = orjson.dumps({"count": text, "count_unique": text})
-            headers = {**cache, "Access-Control-Allow-Origin": "*"}
-            return Response(body, status, headers, media_type="application/json")
+            # CORS (Access-Control-Allow-Origin: *) comes from web/cors.py, as on every route.
+            return Response(body, status, cache, media_type="application/json")
         if kind == "svg":
             svg = _SVG.format(
                 h=80 if branding else 60, box=78 if branding else 58,
