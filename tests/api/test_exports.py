@@ -56,7 +56,7 @@ async def finished_export(
     started = await http.post("/api/v0/export", headers=headers, json=body)
     assert started.status_code == 202, started.text
     job = started.json()
-    assert job["finished_at"] is None and job["error"] is None
+    assert job["finished_at"] is None and job["failure"] is None and "error" not in job
     await api_of(http).exporter.wait(job["id"])
     polled = await http.get(f"/api/v0/export/{job['id']}", headers=headers)
     assert polled.status_code == 200

@@ -1,4 +1,4 @@
-"""/count over HTTP: GoatCounter's parameters, sites by Host, bots, sessions, the limit, bad input."""
+"""/count over HTTP: GoatCounter's parameters, sites by Host, bots, sessions, limits, bad input."""
 
 from __future__ import annotations
 
