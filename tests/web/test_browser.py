@@ -153,12 +153,14 @@ async def _visitor_counters(page: Page) -> None:
     svg = page.locator("#svg-counter img")
     await svg.wait_for()
     await page.wait_for_function(
-        "() => { const i = document.querySelector('#svg-counter img'); return i.complete && i.naturalWidth > 0 }"
+        "() => { const i = document.querySelector('#svg-counter img');"
+        " return i.complete && i.naturalWidth > 0 }"
     )
     frame = page.frame_locator("#html-counter iframe")
     assert (await frame.locator("#vc-count").inner_text()).strip() == "1"
-    assert "rgb(10, 125, 50)" == await frame.locator("#vc-count").evaluate(
-        "e => getComputedStyle(e).color"
+    assert (
+        await frame.locator("#vc-count").evaluate("e => getComputedStyle(e).color")
+        == "rgb(10, 125, 50)"
     )
     await svg.screenshot(path=str(SCREENSHOTS / "visitor-counter-svg.png"))
     await page.locator("#html-counter iframe").screenshot(
