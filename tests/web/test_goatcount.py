@@ -9,7 +9,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from counter import CounterNotFound, Settings, Store
+from counter import ConfigError, CounterNotFound, Settings, Store
 from tests.apikit import api_client
 
 CHROME = (
@@ -162,3 +162,17 @@ async def test_each_client_gets_its_limit_and_loopback_none(
         codes = [(await local.get("/count?p=/y", headers=BROWSER)).status_code for _ in range(4)]
         assert codes == [200] * 4
     assert len(await logged(store, "default")) == 7
+
+
+def test_sites_come_from_the_environment_and_repeated_flags() -> None:
+    from counter.cli.main import _parser
+
+    settings = Settings.from_env({"COUNTER_SITES": "Blog.Example=blog, shop.example=shop"})
+    assert settings.site_map() == {"blog.example": "blog", "shop.example": "shop"}
+    args = vars(_parser().parse_args(["serve", "--site", "a.example=a", "--site", "b.example=b"]))
+    assert args["site"] == ["a.example=a", "b.example=b"]
+    for bad in ("blog.example", "=blog", "blog.example=no way"):
+        with pytest.raises(ConfigError, match="COUNTER_SITES"):
+            Settings(sites=bad)
+    with pytest.raises(ConfigError, match="COUNTER_DEFAULT_SITE"):
+        Settings(default_site="{x}")
