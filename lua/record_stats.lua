@@ -11,7 +11,7 @@
           top {day zset, month zset}, dims: list of {day zset, month zset, member},
           r {day zset, member}}
           where every key is an index into KEYS (5 or more)
-  ARGV[2] expire-at (ms) for each bucket key, a JSON array aligned with KEYS[5..]
+  ARGV[2] expire-at (ms, 0: leave it) for each bucket key, a JSON array aligned with KEYS[5..]
   ARGV[3] most members per dimension sorted set (int > 0): later newcomers count as '(other)'
   ARGV[4] most paths per namespace (int > 0): later new paths count only in the site totals
   Returns {status, paths created}: status 0 ok | {-1, argument name} invalid argument ]]
@@ -48,15 +48,16 @@ for _, hit in ipairs(hits) do
     or type(hit.r[2]) ~= 'string') then return {INVALID, 'hits'} end
 end
 for _, at in ipairs(expire_at) do
-  if type(at) ~= 'number' or at <= 0 then return {INVALID, 'expire_at'} end
+  if type(at) ~= 'number' or at < 0 then return {INVALID, 'expire_at'} end
 end
 
 -- A capped sorted set: once it holds member_cap members, a newcomer counts as '(other)'.
 local function bump(key, member)
-  if redis.call('ZSCORE', key, member) == false and redis.call('ZCARD', key) >= member_cap then
-    member = '(other)'
+  -- The usual case, a member already there, is one command; a newcomer checks the cap.
+  if redis.call('ZADD', key, 'XX', 'INCR', 1, member) == false then
+    if redis.call('ZCARD', key) >= member_cap then member = '(other)' end
+    redis.call('ZINCRBY', key, 1, member)
   end
-  redis.call('ZINCRBY', key, 1, member)
 end
 
 -- Hourly visits of one path and day: 24 comma-separated counts in one hash field.
@@ -117,10 +118,9 @@ for _, hit in ipairs(hits) do
   end
 end
 
--- Every bucket lives as long as its time span plus the retention, whatever wrote it first.
+-- Every bucket lives as long as its time span plus the retention, whatever wrote it first
+-- (the caller sends 0 for a bucket whose expiry it has already set).
 for i, at in ipairs(expire_at) do
-  if redis.call('EXISTS', KEYS[i + 4]) == 1 then
-    redis.call('PEXPIREAT', KEYS[i + 4], string.format('%.0f', at))
-  end
+  if at > 0 then redis.call('PEXPIREAT', KEYS[i + 4], string.format('%.0f', at)) end
 end
 return {OK, created}

@@ -30,6 +30,7 @@ from counter.engine.base import StoreBase, as_text, driver_errors
 
 DIMENSIONS = ("browser", "system", "size", "location", "language", "campaign", "ref")
 DAY_MS = 86_400_000
+_EXPIRY_SET: set[str] = set()  # bucket keys whose expiry this process has set
 
 
 def path_digest(path: str) -> str:
@@ -129,17 +130,23 @@ class SiteStatsStore(StoreBase):
                 if hit.ref:
                     row["r"] = [key(f"r:{digest}:{day}", day_end), hit.ref]
             rows.append(row)
+        # A bucket's expire-at never changes: set it once per key and process (0: already set).
+        done = _EXPIRY_SET
+        if len(done) > 200_000:
+            done.clear()
+        expire = [0 if name in done else buckets[name] for name in index]
         fixed = [self._stat(namespace, name) for name in ("pid", "pinfo", "ptot", "meta")]
         reply = await self._eval(
             "record_stats",
             [*fixed, *index],
             [
                 orjson.dumps(rows).decode(),
-                orjson.dumps([buckets[name] for name in index]).decode(),
+                orjson.dumps(expire).decode(),
                 limits.member_cap,
                 limits.max_paths,
             ],
         )
+        done.update(index)
         return int(reply[1])
 
     async def add_site(self, namespace: str) -> None:
