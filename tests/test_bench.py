@@ -127,3 +127,27 @@ def test_comparison(embedded_redis: RedisProcess) -> None:
     assert "x naive" in table[0] and "x Redis limit (P=1)" in table[0]
     errors = [line.split("|")[7].strip() for line in table[2:]]
     assert errors == ["0"] * len(errors), table  # every request answered 2xx, batches too
+
+
+def test_goatcounter_benchmark(embedded_redis: RedisProcess) -> None:
+    output = run_bench(
+        "bench.goatcounter",
+        "--redis-url",
+        embedded_redis.url,
+        "--duration",
+        "1",
+        "--connections",
+        "4",
+        "--calls",
+        "20",
+        "--paths",
+        "5",
+        "--days",
+        "3",
+    )
+    assert_versions(output)
+    rates = re.findall(r"^  /(hit|count)\S* .*?\s(\d+) req/s .* errors 0 ", output, re.M)
+    assert [route for route, _ in rates] == ["hit", "count", "count"], output
+    costs = re.findall(r"^  (count_hits|log_hits|record_stats) .*?([\d.]+) us/hit", output, re.M)
+    assert [name for name, _ in costs] == ["count_hits", "log_hits", "record_stats"], output
+    assert "B per path-day" in output and output.count(" ms\n") >= 6

@@ -21,6 +21,7 @@ from counter.engine.sitestats import PathInfo, path_digest
 from counter.engine.store import Store
 from counter.runtime import Runtime
 
+_NO_HOURS = [0] * 24  # shared by every day without visits (never changed)
 PAGES = ("browsers", "systems", "locations", "languages", "sizes", "campaigns", "toprefs")
 DETAIL_PAGES = ("browsers", "systems", "locations", "sizes", "campaigns", "toprefs")
 _DIMENSION = {
@@ -232,13 +233,17 @@ def _path(info: PathInfo) -> dict[str, Any]:
 
 def _in_span(span: Span, days: dict[date, list[int]]) -> tuple[int, list[tuple[date, list[int]]]]:
     """(visits inside the span, each day of the span with its hours outside it zeroed)."""
-    total, out = 0, []
+    total, out, edges = 0, [], span.edges
     for day in span.days:
-        counts = days.get(day, [0] * 24)
-        inside = span.hours_of(day)
-        kept = [n if hour in inside else 0 for hour, n in enumerate(counts)]
-        total += sum(kept)
-        out.append((day, kept))
+        counts = days.get(day)
+        if counts is None:
+            out.append((day, _NO_HOURS))
+            continue
+        inside = edges.get(day)
+        if inside is not None:
+            counts = [n if hour in inside else 0 for hour, n in enumerate(counts)]
+        total += sum(counts)
+        out.append((day, counts))
     return total, out
 
 
@@ -257,8 +262,11 @@ def _hit_list(
 
 
 def _site_sum(span: Span, totals: dict[date, dict[str, int]], kind: str) -> int:
-    return sum(
-        totals.get(day, {}).get(f"{kind}{hour:02d}", 0)
-        for day in span.days
-        for hour in span.hours_of(day)
-    )
+    """The site's ``v`` (visits) or ``e`` (event visits) fields inside the span."""
+    total, edges = 0, span.edges
+    for day, fields in totals.items():
+        inside = edges.get(day)
+        for name, value in fields.items():
+            if name[0] == kind and len(name) == 3 and (inside is None or int(name[1:]) in inside):
+                total += value
+    return total

@@ -92,6 +92,13 @@ class Span:
         first = self.start.date()
         return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
+    @property
+    def edges(self) -> dict[date, range]:
+        """The hours inside the span of its first and last day, when not the whole day."""
+        days = self.days
+        partial = {day: self.hours_of(day) for day in {days[0], days[-1]}}
+        return {day: hours for day, hours in partial.items() if hours != range(0, 24)}
+
     def hours_of(self, day: date) -> range:
         """The hours of ``day`` inside the span."""
         day_start = datetime.combine(day, datetime.min.time(), UTC)

@@ -243,8 +243,9 @@ class SiteStatsStore(StoreBase):
                     if len(name) != 4:
                         continue  # mmddp: pageviews
                     day = date(year, int(name[:2]), int(name[2:]))
-                    if day in wanted:
-                        out[digest][day] = [int(n) for n in as_text(value).split(",")]
+                    if day in wanted:  # 24 numbers: orjson reads them faster than int() each
+                        raw = value if isinstance(value, bytes) else value.encode()
+                        out[digest][day] = orjson.loads(b"[" + raw + b"]")
                 at += 1
         return out
 
