@@ -99,10 +99,9 @@ for _, hit in ipairs(hits) do
     end
     if id ~= false then redis.call('HINCRBY', KEYS[hit.y], hit.f .. 'p', 1) end
     if hit.v == 1 then
-      local hour = string.format('%02d', hit.h)
       redis.call('HINCRBY', KEYS[4], 'visits', 1)
-      redis.call('HINCRBY', month, hit.dd .. 'v' .. hour, 1)
-      if hit.e == 1 then redis.call('HINCRBY', month, hit.dd .. 'e' .. hour, 1) end
+      add_hour(month, hit.dd .. 'v', hit.h)
+      if hit.e == 1 then add_hour(month, hit.dd .. 'e', hit.h) end
       if id ~= false then
         redis.call('HINCRBY', KEYS[3], hit.d, 1)
         add_hour(KEYS[hit.y], hit.f, hit.h)

@@ -138,7 +138,8 @@ class StatsRoutes:
             wanted = [path_id for path_id in wanted if path_id in allowed]
         infos = await store.path_infos(namespace, wanted[:limit])
         hourly = await store.hourly(namespace, [info.digest for info in infos], span.days)
-        hits = [_hit_list(info, span, hourly[info.digest], daily) for info in infos]
+        names = span.day_names
+        hits = [_hit_list(info, span, hourly[info.digest], daily, names) for info in infos]
         hits.sort(key=lambda hit: (-hit["count"], hit["path_id"]))
         if include is None:
             total = _site_sum(span, await store.month_totals(namespace, span.days), "v")
@@ -248,25 +249,29 @@ def _in_span(span: Span, days: dict[date, list[int]]) -> tuple[int, list[tuple[d
 
 
 def _hit_list(
-    info: PathInfo, span: Span, days: dict[date, list[int]], daily: bool
+    info: PathInfo, span: Span, days: dict[date, list[int]], daily: bool, names: dict[date, str]
 ) -> dict[str, Any]:
     count, per_day = _in_span(span, days)
     stats = [
-        {"day": day.isoformat(), "hourly": hours, "daily": sum(hours)} for day, hours in per_day
+        {"day": names[day], "hourly": hours, "daily": sum(hours) if hours is not _NO_HOURS else 0}
+        for day, hours in per_day
     ]
-    peak = max((sum(hours) if daily else max(hours) for _, hours in per_day), default=0)
+    peak = max(
+        (sum(hours) if daily else max(hours) for _, hours in per_day if hours is not _NO_HOURS),
+        default=0,
+    )
     return {
         "path_id": info.id, "path": info.path, "title": info.title, "event": info.event,
         "count": count, "max": peak, "stats": stats,
     }  # fmt: skip
 
 
-def _site_sum(span: Span, totals: dict[date, dict[str, int]], kind: str) -> int:
-    """The site's ``v`` (visits) or ``e`` (event visits) fields inside the span."""
+def _site_sum(span: Span, totals: dict[date, dict[str, list[int]]], kind: str) -> int:
+    """The site's ``v`` (visits) or ``e`` (event visits) inside the span."""
     total, edges = 0, span.edges
     for day, fields in totals.items():
-        inside = edges.get(day)
-        for name, value in fields.items():
-            if name[0] == kind and len(name) == 3 and (inside is None or int(name[1:]) in inside):
-                total += value
+        hours = fields.get(kind)
+        if hours:
+            inside = edges.get(day)
+            total += sum(hours) if inside is None else sum(hours[h] for h in inside)
     return total

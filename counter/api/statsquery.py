@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 
 from starlette.requests import Request
 
@@ -79,20 +80,24 @@ class Query:
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Span:
     """[start, end) in whole hours, and the UTC days it touches."""
 
     start: datetime
     end: datetime
 
-    @property
+    @cached_property
     def days(self) -> list[date]:
         last = (self.end - timedelta(microseconds=1)).date()
         first = self.start.date()
         return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
-    @property
+    @cached_property
+    def day_names(self) -> dict[date, str]:
+        return {day: day.isoformat() for day in self.days}
+
+    @cached_property
     def edges(self) -> dict[date, range]:
         """The hours inside the span of its first and last day, when not the whole day."""
         days = self.days

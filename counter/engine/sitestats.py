@@ -7,8 +7,8 @@ namespace's slot ``{ns}`` and every time bucket expires ``retention`` after its 
   digest -> all-time visits (at most ``max_paths`` paths; later ones count in the site totals);
 - ``meta``: last path id, first day, all-time visits, pageviews and bots;
 - ``y:<digest>:<yyyy>``: a path's year, ``mmdd`` = 24 hourly visit counts, ``mmddp`` pageviews;
-- ``m:<yyyymm>``: the site's month, fields ``<dd>v<hh>``/``<dd>e<hh>`` visits/event visits per
-  hour, ``<dd>p`` pageviews and ``<dd>b`` bots per day;
+- ``m:<yyyymm>``: the site's month, fields ``<dd>v``/``<dd>e`` 24 hourly visits/event visits,
+  ``<dd>p`` pageviews and ``<dd>b`` bots per day;
 - ``td:<day>``/``tm:<month>``: visits per path digest (ranking);
 - ``d:<dim>:<day>``/``dm:<dim>:<month>``: visits per browser, system, size, location, language,
   campaign and referrer, at most ``member_cap`` members each;
@@ -239,7 +239,7 @@ class SiteStatsStore(StoreBase):
         for digest in digests:
             for year in years:
                 for field, value in replies[at].items():
-                    name = as_text(field)
+                    name = field if isinstance(field, bytes) else field.encode()
                     if len(name) != 4:
                         continue  # mmddp: pageviews
                     day = date(year, int(name[:2]), int(name[2:]))
@@ -251,8 +251,8 @@ class SiteStatsStore(StoreBase):
 
     async def month_totals(
         self, namespace: str, days: Sequence[date]
-    ) -> dict[date, dict[str, int]]:
-        """The site's per-day fields (``v<hh>``, ``e<hh>``, ``p``, ``b``) for ``days``."""
+    ) -> dict[date, dict[str, list[int]]]:
+        """The site's days: ``v``/``e`` hourly (event) visits, ``p``/``b`` [pageviews]/[bots]."""
         months = sorted({(day.year, day.month) for day in days})
         wanted = set(days)
         async with driver_errors():
@@ -260,13 +260,14 @@ class SiteStatsStore(StoreBase):
             for year, month in months:
                 pipe.hgetall(self._stat(namespace, f"m:{year:04d}{month:02d}"))
             replies = await pipe.execute()
-        out: dict[date, dict[str, int]] = {}
+        out: dict[date, dict[str, list[int]]] = {}
         for (year, month), fields in zip(months, replies, strict=True):
             for field, value in fields.items():
-                name = as_text(field)
+                name = field if isinstance(field, bytes) else field.encode()
                 day = date(year, month, int(name[:2]))
                 if day in wanted:
-                    out.setdefault(day, {})[name[2:]] = int(value)
+                    raw = value if isinstance(value, bytes) else str(value).encode()
+                    out.setdefault(day, {})[name[2:].decode()] = orjson.loads(b"[" + raw + b"]")
         return out
 
 

@@ -102,7 +102,7 @@ async def count_of(
             meta = await store.site_meta(namespace)
             return int(meta.get("visits", 0)), bool(meta)
         totals = await store.month_totals(namespace, days)
-        visits = sum(v for fields in totals.values() for k, v in fields.items() if k[:1] == "v")
+        visits = sum(sum(fields.get("v", ())) for fields in totals.values())
         return visits, bool(await store.site_meta(namespace))
     for candidate in (path, "/" + path.strip("/")):
         digest = path_digest(candidate)
