@@ -236,6 +236,8 @@ class SiteStatsStore(StoreBase):
                     pipe.hgetall(self._stat(namespace, f"y:{digest}:{year}"))
             replies = await pipe.execute()
         at = 0
+        found: list[tuple[str, date]] = []
+        raws: list[bytes] = []
         for digest in digests:
             for year in years:
                 for field, value in replies[at].items():
@@ -243,10 +245,16 @@ class SiteStatsStore(StoreBase):
                     if len(name) != 4:
                         continue  # mmddp: pageviews
                     day = date(year, int(name[:2]), int(name[2:]))
-                    if day in wanted:  # 24 numbers: orjson reads them faster than int() each
-                        raw = value if isinstance(value, bytes) else value.encode()
-                        out[digest][day] = orjson.loads(b"[" + raw + b"]")
+                    if day in wanted:
+                        found.append((digest, day))
+                        raws.append(value if isinstance(value, bytes) else value.encode())
                 at += 1
+        # Every day's 24 numbers in one orjson call: far faster than int() on each, or a call
+        # per day, for a year of many paths.
+        for (digest, day), counts in zip(
+            found, orjson.loads(b"[[" + b"],[".join(raws) + b"]]") if raws else [], strict=True
+        ):
+            out[digest][day] = counts
         return out
 
     async def month_totals(
