@@ -82,6 +82,10 @@ class CountRoute:
         hits: dict[int, Hit] = {}
         languages: dict[int, str] = {}
         for index, raw_hit in enumerate(raw_hits):
+            if isinstance(raw_hit, dict) and not raw_hit.get("location") and raw_hit.get("ip"):
+                # GoatCounter: the location comes from the IP when the hit names none.
+                found = self.ingest.geoip.location(str(raw_hit["ip"]))
+                raw_hit = {**raw_hit, "location": found} if found else raw_hit
             try:
                 hit = parse_hit(raw_hit, namespace=namespace, no_sessions=no_sessions, now=now)
             except HitError as error:

@@ -27,7 +27,6 @@ from counter.engine.sitehits import clean_path, language_of
 from counter.errors import CounterError
 from counter.runtime import Runtime
 from counter.web.errors import error_text, status_for
-from counter.web.geoip import GeoIp
 from counter.web.ingest import VISIT_WINDOW_MS, Ingest
 from counter.web.ratelimit import client_ip, rate_headers
 from counter.web.vcounter import VisitorCounter
@@ -114,7 +113,6 @@ class GoatCount:
         self.sites = settings.site_map()
         self.default_site = settings.default_site
         self.trusted = settings.trusted_networks()
-        self.geoip = GeoIp(settings.geoip_db)
 
     def namespace(self, request: Request) -> str:
         named = request.path_params.get("namespace")
@@ -147,7 +145,7 @@ class GoatCount:
             if limited is not None:
                 return limited
             store = await self.runtime.store()
-            raw["location"] = self.geoip.location(ip)
+            raw["location"] = self.ingest.geoip.location(ip)
             if not no_sessions and ip:
                 digest = hashlib.sha256(f"{namespace}\0{ip}\0{user_agent}".encode()).hexdigest()
                 [session] = await store.resolve_sessions(

@@ -22,6 +22,7 @@ from counter.engine.sitestats import StatLimits
 from counter.engine.store import Store
 from counter.errors import OutOfBounds, Overflow
 from counter.runtime import Runtime
+from counter.web.geoip import GeoIp
 
 VISIT_WINDOW_MS = 8 * 3_600_000  # GoatCounter's session lifetime
 
@@ -44,6 +45,7 @@ class Ingest:
             max_paths=settings.stats_max_paths,
         )
         self._known_sites: set[str] = set()
+        self.geoip = GeoIp(settings.geoip_db)  # locations of hits that bring no location
 
     async def record(
         self,

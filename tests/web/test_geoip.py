@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from counter import ConfigError, Settings, Store
 from counter.web.geoip import GeoIp
-from tests.apikit import api_client
+from tests.apikit import api_client, bearer, new_token
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"}
 
@@ -49,3 +49,18 @@ async def test_count_takes_the_location_from_the_database(
         assert (await http.get("/count?p=/x", headers=BROWSER)).status_code == 200
     [(_, entry)] = await store.read_hit_log("default", after=0, until=9, count=9)
     assert entry["l"] == "US-CA" and "203.0.113.9" not in str(entry)
+
+
+async def test_api_hits_take_their_location_from_their_ip(
+    settings: Settings, store: Store, redis: Redis, city_db: Path
+) -> None:
+    secret = await new_token(store)
+    hits = [
+        {"path": "/a", "ip": "198.51.100.7", "user_agent": BROWSER["User-Agent"]},
+        {"path": "/b", "ip": "198.51.100.7", "location": "DE", "user_agent": "x"},
+    ]
+    async with api_client(settings.with_changes(geoip_db=city_db), headers=bearer(secret)) as http:
+        response = await http.post("/api/v0/count", json={"hits": hits})
+        assert response.status_code == 202
+    entries = await store.read_hit_log("site.com", after=0, until=9, count=9)
+    assert [entry["l"] for _, entry in entries] == ["NL", "DE"]
