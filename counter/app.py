@@ -14,6 +14,7 @@ from starlette.routing import Mount, Route
 from counter.api import PREFIX as API_PREFIX
 from counter.api import ApiV0
 from counter.api.openapi import openapi_json
+from counter.engine.base import wall_clock_ms
 from counter.runtime import Runtime
 from counter.settings import Settings
 from counter.web.badges import Badges
@@ -21,12 +22,15 @@ from counter.web.cors import CORSMiddleware
 from counter.web.countapi import CountApi
 from counter.web.dashboard import Dashboard
 from counter.web.errors import RetryAfter, json_error_handlers
+from counter.web.goatcount import GoatCount, goatcounter_routes
 from counter.web.health import Health
 from counter.web.hotpath import HotPath
+from counter.web.ingest import Ingest
 from counter.web.live_script import live_script_route
 from counter.web.metrics import Metrics, MetricsMiddleware
 from counter.web.ratelimit import Limit, PublicIpLimit
 from counter.web.stream import StreamHub
+from counter.web.vcounter import VisitorCounter
 
 
 def create_app(
@@ -45,7 +49,10 @@ def create_app(
     """
     runtime = Runtime(settings or Settings.from_env(), redis=redis)
     countapi = CountApi(runtime)
-    api = ApiV0(runtime, clock=clock)
+    ingest = Ingest(runtime, clock or wall_clock_ms)  # /count and /api/v0/count: one path
+    api = ApiV0(runtime, clock=clock, ingest=ingest)
+    count = GoatCount(runtime, ingest, clock or wall_clock_ms)
+    counter = VisitorCounter(runtime, count.namespace)
     streams = StreamHub(runtime)
 
     health = Health(runtime)
@@ -89,6 +96,7 @@ def create_app(
         routes=[
             *Badges(countapi).routes(),  # before CountApi's: /hit/{ns}/{key} matches /hit/k/shield
             *countapi.routes(),
+            *goatcounter_routes(count, counter),
             *streams.routes(),
             live_script_route(),
             Route("/healthz", health.healthz, methods=["GET"]),

@@ -119,6 +119,19 @@ async def test_api_count_and_management_routes_notify(one: Instance) -> None:
         assert (await stream.next()).event == "missing"
 
 
+async def test_the_count_pixel_notifies(one: Instance) -> None:
+    browser = {
+        "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+    }
+    async with open_stream(one.http, "/stream/pixel.site/about") as stream:
+        assert (await stream.next()).event == "missing"
+        counted = await one.http.get(
+            "/site/pixel.site/count", params={"p": "/about", "ns": "1"}, headers=browser
+        )
+        assert counted.status_code == 200, counted.headers.get("x-goatcounter")
+        assert (await stream.values_until(1))[-1] == 1
+
+
 async def test_changes_on_any_instance_reach_every_instance(
     live_settings: Settings, redis: object
 ) -> None:
