@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from counter.cli import load as load_cli
 from counter.cli import servers
 from counter.cli import token as token_cli
 from counter.errors import ConfigError
@@ -59,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         "--ttl-ms", type=int, help="idle lifetime of a counter in ms (COUNTER_TTL_MS)"
     )
     token_cli.add_parser(commands)
+    load_cli.add_parser(commands)
     return parser
 
 
@@ -102,6 +104,8 @@ def _redis_target(settings: Settings) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "load":  # a client of any server: needs none of the server settings
+        return load_cli.run_command(args)
     skip = {"command", *token_cli.TOKEN_OPTIONS}
     options = {k: v for k, v in vars(args).items() if k not in skip}
     try:
