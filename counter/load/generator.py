@@ -12,6 +12,7 @@ during it, instead of the generator politely waiting and recording one slow requ
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from collections.abc import Callable
 from time import perf_counter
@@ -137,13 +138,18 @@ class Generator:
             self.measure_until = self.measure_from + plan.requests / plan.rate + plan.timeout
         slots = [asyncio.create_task(self._keep_connected()) for _ in range(plan.connections)]
         pacer = asyncio.create_task(self._pace(started)) if plan.open_loop else None
+        second = 0
         try:
-            await self._clock()
+            second = await self._clock()
         finally:
             self.stopping = True
             if pacer is not None:
                 pacer.cancel()
             await self._drain()
+            if self.recorder.measured:
+                # the answers that came in after the end belong to the last second
+                whole = max(0, math.ceil(plan.duration) - 1) if not plan.requests else second
+                self._roll(min(second, whole))
             for slot in slots:
                 slot.cancel()
             await asyncio.gather(*slots, *(p for p in [pacer] if p), return_exceptions=True)
@@ -154,7 +160,7 @@ class Generator:
         due_count = 0
         while self._may_issue():
             now = perf_counter()
-            target = int((now - started) * rate)
+            target = int((now - started) * rate) + 1  # request i is due at started + i/rate
             while due_count < target and self._may_issue():
                 due = started + due_count / rate
                 if due >= self.measure_until:
@@ -174,8 +180,8 @@ class Generator:
                     self.backlog.append(due)
             await asyncio.sleep(TICK)
 
-    async def _clock(self) -> None:
-        """Roll the per-second window, watch for timeouts, and end the run."""
+    async def _clock(self) -> int:
+        """Roll the per-second window, watch for timeouts, end the run; the open second."""
         plan = self.plan
         second = 0
         while True:
@@ -193,8 +199,7 @@ class Generator:
                 break
             if plan.requests and self.issued >= plan.requests and not self.in_flight:
                 break
-        if self.recorder.measured:
-            self._roll(second)
+        return second
 
     def _roll(self, second: int) -> None:
         entry = self.recorder.roll(second)
