@@ -20,7 +20,9 @@ import time
 from collections import Counter
 from urllib.parse import parse_qs, urlsplit
 
-GIF = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+GIF = bytes.fromhex(
+    "4749463839610100010080000000000000000021f90401000000002c00000000010001000002024401003b"
+)
 STALL_AFTER = 1.0
 STALL_FOR = 0.5
 
@@ -68,7 +70,7 @@ class Fake:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 lines = head.decode("latin-1").split("\r\n")
-                method, target, _ = lines[0].split(" ", 2)
+                _, target, _ = lines[0].split(" ", 2)
                 length = 0
                 for line in lines[1:]:
                     name, _, value = line.partition(":")

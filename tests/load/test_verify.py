@@ -18,8 +18,8 @@ def report(output: str) -> dict:  # type: ignore[type-arg]
 
 def test_real_server_loses_nothing(real_server: tuple[str, str]) -> None:
     url, token = real_server
-    run = counter_load(url, "--route", "hit", "--keys", "20", "-d", "1", "-c", "8",
-                       "--zipf", "1.2", "--namespace", "verify-hit", "--verify", "--json")  # fmt: skip
+    run = counter_load(url, "--route", "hit", "--keys", "20", "-d", "1", "-c", "8", "--zipf",
+                       "1.2", "--namespace", "verify-hit", "--verify", "--json")  # fmt: skip
     assert run.returncode == 0, run.stderr
     result = report(run.stdout)
     verify = result["verify"]
