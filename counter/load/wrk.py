@@ -48,7 +48,7 @@ BATCH = """
 request = function()
   local hits = {}
   for i = 1, %(batch)d do hits[i] = '{"path":"/' .. key() .. '"}' end
-  local body = '{"namespace":%(namespace)s,"no_sessions":true,"hits":['
+  local body = '{"namespace":' .. %(namespace)s .. ',"no_sessions":true,"hits":['
     .. table.concat(hits, ",") .. ']}'
   return wrk.format("POST", %(path)s, %(headers)s, body)
 end
