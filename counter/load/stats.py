@@ -91,9 +91,8 @@ class Recorder:
             return
         self.statuses[status] += 1
         self.requests += 1
-        value = min(max(latency_us, LOWEST_US), HIGHEST_US)
-        self.total.record_value(value)
-        self.window.record_value(value)
+        # one histogram per answer: the window is added to the total when it closes
+        self.window.record_value(min(max(latency_us, LOWEST_US), HIGHEST_US))
         if not 200 <= status < 300:
             self.window_errors += 1
 
@@ -106,6 +105,7 @@ class Recorder:
         """Close second ``index`` of the measured run."""
         entry = (index, _encode(self.window), self.window_errors)
         self.timeline.append(entry)
+        self.total.add(self.window)
         self.window.reset()
         self.window_errors = 0
         return entry
