@@ -64,7 +64,12 @@ class LoadPlan:
             raise ConfigError("--batch needs --token (a token with the count permission)")
         if self.rate < 0 or self.duration <= 0 or self.requests < 0 or self.warmup < 0:
             raise ConfigError("--rate, --duration, --requests and --warmup must be positive")
-        Route(self)  # validates the route
+        route = Route(self)  # validates the route
+        if self.verify and not (route.increment or 0) > 0:
+            raise ConfigError(
+                f"--verify needs a route that adds a known positive amount (hit, "
+                f"'update?amount=N', --batch, count), not {self.route!r}"
+            )
 
     @property
     def host(self) -> str:

@@ -83,7 +83,11 @@ def figure(result: Result) -> Any:
     over_time.set_title("latency over time (each second's own percentiles)", fontsize=10)
 
     xs, ys = _percentile_curve(result)
-    spread.plot(xs, ys, linewidth=2)
+    spread.plot(xs, ys, linewidth=2, label="latency at percentile")
+    if ys:
+        peak = result.totals.histogram.get_max_value() / 1000
+        spread.axhline(peak, linestyle=":", color="grey", label=f"max {peak:.2f} ms")
+        spread.legend(loc="upper left", fontsize=8)
     spread.set_xscale("log")
     spread.xaxis.set_major_locator(FixedLocator([10**n for n in range(NINES + 1)]))
     spread.xaxis.set_major_formatter(FuncFormatter(_nines_label))

@@ -74,7 +74,8 @@ def text(result: Result) -> str:
         v = result.verdict
         state = "OK: nothing lost" if v.ok else "FAILED"
         lines.append(
-            f"verify    {state}: {len(v.keys):,} keys, sent {v.sent:,}, acked {v.acked:,}, "
+            f"verify    {state}: {len(v.keys):,} key{'' if len(v.keys) == 1 else 's'}, "
+            f"sent {v.sent:,}, acked {v.acked:,}, "
             f"stored {v.stored:,}, lost {v.lost:,}, phantom {v.phantom:,}"
         )
         for check in v.bad_keys()[:SHOWN_KEYS]:
