@@ -166,7 +166,8 @@ class Route:
         key = plan.key_name(keys[0])
         if self.kind == "count":
             # count.js's GET form; rnd defeats caches as count.js does.
-            path = f"{plan.prefix}{plan.count_path}?p={quote('/' + key, safe='')}&rnd={random.random():.8f}"
+            page = quote(f"/{key}", safe="")
+            path = f"{plan.prefix}{plan.count_path}?p={page}&rnd={random.random():.8f}"
         return f"GET {path} HTTP/1.1\r\n{self._head}\r\n".encode()
 
     def read_back(self, key: str) -> bytes:
