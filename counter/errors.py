@@ -1,7 +1,7 @@
 """The project's exceptions: one base class, one subclass per outcome a caller can act on.
 
-Scripts return a status first; ``scripts.py`` maps each status to one of these, and
-``http_errors.py`` maps each of these to one HTTP response.
+Scripts return a status first; ``engine/scripts.py`` maps each status to one of these, and
+``web/errors.py`` maps each of these to one HTTP response.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each runs ``counter.asgi:app`` in ``workers`` processes on uvloop and returns when
 it has shut down after SIGINT/SIGTERM. Measured on this project's hot path (see the
-README's benchmark section), granian and uvicorn serve several times what Hypercorn
+docs/performance.md), granian and uvicorn serve several times what Hypercorn
 does; Hypercorn stays for deployments that want it (HTTP/2 from the same process).
 """
 

@@ -97,7 +97,7 @@ class CountApi:
     ) -> tuple[int, Body, str | None]:
         """Run one counter route: its HTTP status, body and ``X-Path`` (None if unnamed).
 
-        Shared by the router's endpoints and the hot path in ``fastpath.py``.
+        Shared by the router's endpoints and the hot path in ``hotpath.py``.
         """
         self.stats.count("requests")
         path = None
@@ -111,7 +111,7 @@ class CountApi:
         return 200, body, path
 
     def hot_operations(self) -> dict[str, tuple[tuple[str, ...], Operation]]:
-        """The busiest routes, which ``fastpath.py`` answers before the router."""
+        """The busiest routes, which ``hotpath.py`` answers before the router."""
         return {"hit": (VALUE_FIELDS, self._hit), "get": (VALUE_FIELDS, self._get)}
 
     async def _get(self, store: Store, namespace: str, key: str, query: QueryParams) -> Body:

@@ -1,4 +1,4 @@
---[[ status: the first element of every script's reply. Mirrored by counter/scripts.py (Status).
+--[[ status: the first element of every script's reply. Mirrored by counter/engine/scripts.py (Status).
   Prepended first to every operation script; defines no KEYS or ARGV. ]]
 
 local INVALID = -1
