@@ -174,11 +174,19 @@ class Generator:
                     and self.issued + len(self.backlog) >= requests
                 ):
                     return
-                if self.idle:
-                    self._send(self.idle.pop(), due)
+                connection = self._idle_connection()
+                if connection is not None:
+                    self._send(connection, due)
                 else:
                     self.backlog.append(due)
             await asyncio.sleep(TICK)
+
+    def _idle_connection(self) -> Connection | None:
+        while self.idle:
+            connection = self.idle.pop()
+            if connection.usable:
+                return connection
+        return None
 
     async def _clock(self) -> int:
         """Roll the per-second window, watch for timeouts, end the run; the open second."""

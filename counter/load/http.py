@@ -85,10 +85,9 @@ class Connection(asyncio.Protocol):
         body = b"".join(self._body)
         self._body.clear()
         self.busy = False
-        keep_alive = self._parser.should_keep_alive()
+        if not self._parser.should_keep_alive() and self.transport is not None:
+            self.transport.close()  # first, so the owner sees it is no longer usable
         self._done(self, status, body)
-        if not keep_alive and self.transport is not None:
-            self.transport.close()
 
     # -- the owner's side -------------------------------------------------------------
 

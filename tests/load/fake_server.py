@@ -7,6 +7,7 @@
 - ``stall``: a correct ``/hit`` whose whole process freezes for 0.5 s once, 1 s after the
   first request: what the open loop's latency correction must show;
 - ``error``: answers 503 to everything;
+- ``closing``: a correct ``/hit`` and ``/get`` that close the connection after each answer;
 - ``pixel``: GoatCounter's ``/count?p=/path`` (a GIF; the counter of the path in namespace
   ``default`` grows) and CountAPI ``/get`` to read it back.
 """
@@ -79,11 +80,16 @@ class Fake:
                 if length:
                     await reader.readexactly(length)
                 status, kind, body = self.answer(target)
+                closing = self.mode == "closing"
                 writer.write(
                     f"HTTP/1.1 {status} X\r\nContent-Type: {kind}\r\n"
+                    f"{'Connection: close' if closing else 'X-Keep: alive'}\r\n"
                     f"Content-Length: {len(body)}\r\n\r\n".encode()
                     + body
                 )
+                if closing:
+                    await writer.drain()
+                    break
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:

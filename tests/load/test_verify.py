@@ -55,3 +55,15 @@ def test_pixel_route_is_counted_and_verified(fake: Callable[[str], str]) -> None
     result = report(run.stdout)
     assert result["statuses"] == {"200": 200}
     assert result["verify"]["ok"] and result["verify"]["stored"] == 200
+
+
+@pytest.mark.parametrize("rate", [None, "400"])
+def test_server_closing_every_connection(fake: Callable[[str], str], rate: str | None) -> None:
+    # `Connection: close` after each answer: the generator reconnects, nothing is lost.
+    pacing = ["--rate", rate] if rate else []
+    run = counter_load(fake("closing"), "--keys", "5", "-n", "200", "-c", "4", *pacing,
+                       "--verify", "--json")  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = json.loads(run.stdout)
+    assert result["statuses"] == {"200": 200} and result["socket_errors"] == {}
+    assert result["verify"]["ok"] and result["verify"]["stored"] == 200
