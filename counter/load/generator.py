@@ -142,6 +142,8 @@ class Generator:
         try:
             second = await self._clock()
         finally:
+            ended = min(perf_counter(), self.measure_until)
+            self.recorder.seconds = max(0.0, ended - self.measure_from)
             self.stopping = True
             if pacer is not None:
                 pacer.cancel()

@@ -12,7 +12,6 @@ import asyncio
 import multiprocessing
 import queue
 import signal
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,17 +116,12 @@ async def _read(plan: LoadPlan, numbers: list[int], when: str) -> dict[int, int]
 
 def _load(plan: LoadPlan, on_second: OnSecond | None) -> Result:
     totals = Totals(plan.keys if plan.key is None else 1)
-    started = time.perf_counter()
     if plan.processes == 1:
         snapshot, interrupted = _in_process(plan, totals, on_second)
         totals.merge(snapshot)
     else:
         interrupted = _spawned(plan, totals, on_second)
-    elapsed = time.perf_counter() - started - plan.warmup
-    measured = len(totals.timeline.seconds())
-    seconds = min(max(elapsed, 0.0), plan.duration) if not plan.requests else max(elapsed, 0.0)
-    if measured == 0:
-        seconds = 0.0
+    seconds = totals.seconds if totals.requests else 0.0
     return Result(plan, totals, seconds, interrupted=interrupted)
 
 
@@ -172,7 +166,11 @@ def _worker(plan: LoadPlan, keys: int, outbox: Any, stop: Any) -> None:
 
 
 def _spawned(plan: LoadPlan, totals: Totals, on_second: OnSecond | None) -> bool:
-    context = multiprocessing.get_context("spawn")
+    # fork: the parent has imported everything and runs no thread or event loop here, so
+    # a child starts in milliseconds (spawn re-imports the package: ~1 s on a busy machine).
+    context: Any = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    )
     outbox = context.Queue()
     stop = context.Event()
     workers = [

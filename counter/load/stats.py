@@ -82,6 +82,7 @@ class Recorder:
         self.statuses: Counter[int] = Counter()
         self.socket_errors: Counter[str] = Counter()
         self.requests = 0  # measured requests answered
+        self.seconds = 0.0  # how long the measured part of the run lasted
         self.timeline: list[tuple[int, str, int]] = []
         self.sent = [0] * (keys + 1)  # increments sent, per key number (--verify)
         self.acked = [0] * (keys + 1)  # increments acknowledged by a 2xx answer
@@ -116,6 +117,7 @@ class Recorder:
             "statuses": dict(self.statuses),
             "socket_errors": dict(self.socket_errors),
             "requests": self.requests,
+            "seconds": self.seconds,
             "timeline": self.timeline,
             "sent": self.sent,
             "acked": self.acked,
@@ -131,6 +133,7 @@ class Totals:
     statuses: Counter[int] = field(default_factory=Counter)
     socket_errors: Counter[str] = field(default_factory=Counter)
     requests: int = 0
+    seconds: float = 0.0  # the longest measured span of any process
     timeline: Timeline = field(default_factory=Timeline)
     sent: list[int] = field(default_factory=list)
     acked: list[int] = field(default_factory=list)
@@ -145,6 +148,7 @@ class Totals:
         self.statuses.update({int(k): v for k, v in snapshot["statuses"].items()})
         self.socket_errors.update(snapshot["socket_errors"])
         self.requests += snapshot["requests"]
+        self.seconds = max(self.seconds, snapshot["seconds"])
         for index, encoded, errors in snapshot["timeline"]:
             self.timeline.add(index, encoded, errors)
         for n, value in enumerate(snapshot["sent"]):

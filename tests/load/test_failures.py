@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
+from counter.cli.main import main
 from tests.load.conftest import ROOT, counter_load
 from tests.servers import free_port
 
@@ -29,17 +30,17 @@ def test_unreachable_url() -> None:
     assert "requests  0 in" in run.stdout  # the (empty) report is still printed
 
 
-def test_bad_options() -> None:
+def test_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
     for args, message in (
         (["ftp://x"], "URL must be http://"),
         (["http://127.0.0.1:1", "--keys", "0"], "--keys must be at least 1"),
         (["http://127.0.0.1:1", "--batch", "5"], "--batch needs --token"),
         (["http://127.0.0.1:1", "--plot", "x.gif"], "--plot x.gif: use one of"),
         (["http://127.0.0.1:1", "--tool", "wrk", "--verify"], "--tool wrk cannot do --verify"),
+        (["http://127.0.0.1:1", "--header", "nocolon"], "expected 'Name: value'"),
     ):
-        run = counter_load(*args)
-        clean(run)
-        assert run.returncode == 2 and message in run.stderr, (args, run.stderr)
+        assert main(["load", *args]) == 2, args
+        assert message in capsys.readouterr().err, args
 
 
 def test_wrong_token(real_server: tuple[str, str]) -> None:
@@ -51,7 +52,7 @@ def test_wrong_token(real_server: tuple[str, str]) -> None:
 
 
 def test_server_errors_are_counted_by_status(fake: Callable[[str], str]) -> None:
-    run = counter_load(fake("error"), "-n", "50", "-c", "2")
+    run = counter_load(fake("error"), "-n", "50", "-c", "2", "-p", "1")
     clean(run)
     assert run.returncode == 1
     assert "status    503: 50" in run.stdout and "errors    50" in run.stdout

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 
 def latency(mode: str, url: str, *args: str) -> dict[str, float]:
-    run = counter_load(url, "--keys", "10", "-d", "2.5", "-c", "4", *args, "--json")
+    run = counter_load(url, "--keys", "10", "-d", "2.5", "-c", "4", "-p", "1", *args, "--json")
     assert run.returncode == 0, run.stdout + run.stderr
     result = json.loads(run.stdout)
     assert result["mode"] == mode and result["errors"] == 0
@@ -36,7 +36,7 @@ def test_stall_is_seen_by_the_open_loop_only(fake: Callable[[str], str]) -> None
 
 def test_open_loop_keeps_its_rate_and_request_count(fake: Callable[[str], str]) -> None:
     run = counter_load(fake("lossy"), "--keys", "10", "--rate", "300", "-n", "150", "-c", "2",
-                       "--json")  # fmt: skip
+                       "-p", "1", "--json")  # fmt: skip
     result = json.loads(run.stdout)
     assert result["requests"] == 150
     assert 0.4 <= result["seconds"] <= 1.5, result["seconds"]  # ~0.5 s at 300/s

@@ -18,7 +18,7 @@ SCREENSHOTS = ROOT / "tests" / "screenshots"
 def test_plot_png_and_html(fake: Callable[[str], str], tmp_path: Path) -> None:
     png, page = tmp_path / "load.png", tmp_path / "load.html"
     url = fake("stall")
-    run = counter_load(url, "--rate", "300", "-d", "3", "-c", "4", "--keys", "10",
+    run = counter_load(url, "--rate", "300", "-d", "3", "-c", "4", "-p", "1", "--keys", "10",
                        "--plot", str(png), "--live")  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert f"plot written to {png}" in run.stderr
@@ -30,7 +30,7 @@ def test_plot_png_and_html(fake: Callable[[str], str], tmp_path: Path) -> None:
     shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", run.stderr)
     assert re.search(r"   3 s +\d+ req/s \(target 300\)  errors 0  p50 +[\d.]+ ms  p99", shown)
 
-    run = counter_load(url, "-n", "200", "-c", "2", "--keys", "10", "--plot", str(page))
+    run = counter_load(url, "-n", "200", "-c", "2", "-p", "1", "--keys", "10", "--plot", str(page))
     assert run.returncode == 0, run.stderr
     text = page.read_text()
     assert text.startswith("<!doctype html>") and "<svg" in text and "latency distribution" in text

@@ -39,7 +39,7 @@ def test_real_server_loses_nothing(real_server: tuple[str, str]) -> None:
 
 
 def test_lossy_server_is_caught(fake: Callable[[str], str]) -> None:
-    run = counter_load(fake("lossy"), "--keys", "10", "-n", "500", "-c", "4", "--verify")
+    run = counter_load(fake("lossy"), "--keys", "10", "-n", "500", "-c", "4", "-p", "1", "--verify")
     assert run.returncode == 1, run.stdout + run.stderr
     assert "verify    FAILED" in run.stdout
     assert "lost 50," in run.stdout  # every 10th of 500 acknowledged increments
@@ -49,8 +49,8 @@ def test_lossy_server_is_caught(fake: Callable[[str], str]) -> None:
 
 def test_pixel_route_is_counted_and_verified(fake: Callable[[str], str]) -> None:
     # GoatCounter's /count?p=/path protocol, read back through /get/<namespace>/<key>.
-    run = counter_load(fake("pixel"), "--route", "count", "--namespace", "default",
-                       "--keys", "5", "-n", "200", "-c", "4", "--verify", "--json")  # fmt: skip
+    run = counter_load(fake("pixel"), "--route", "count", "--namespace", "default", "--keys",
+                       "5", "-n", "200", "-c", "4", "-p", "1", "--verify", "--json")  # fmt: skip
     assert run.returncode == 0, run.stderr
     result = report(run.stdout)
     assert result["statuses"] == {"200": 200}
