@@ -21,7 +21,7 @@ from counter.runtime import Runtime
 from counter.settings import Settings
 from counter.web.cors import CORSMiddleware
 from counter.web.countapi import CountApi
-from counter.web.errors import json_error_handlers
+from counter.web.errors import RetryAfter, json_error_handlers
 from counter.web.hotpath import HotPath
 from counter.web.ratelimit import Limit, PublicIpLimit
 
@@ -53,7 +53,7 @@ def create_app(
         async with _running(app):
             yield
 
-    middleware = [Middleware(CORSMiddleware)]
+    middleware = [Middleware(RetryAfter), Middleware(CORSMiddleware)]
     if runtime.settings.public_ip_limit:  # off by default: then it is not even installed
         limit = Limit(runtime.settings.public_ip_limit, runtime.settings.public_ip_window_s)
         middleware.append(

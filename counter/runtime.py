@@ -25,7 +25,7 @@ from counter.redis.transport import resp_supports
 from counter.settings import Settings
 
 
-def connect(url: str, *, max_connections: int = 64) -> Redis:
+def connect(url: str, *, max_connections: int = 64, socket_timeout: float = 10) -> Redis:
     """A client with a bounded pool that never retries a command.
 
     Requests beyond ``max_connections`` wait for a free connection (up to 5 s) instead
@@ -39,7 +39,7 @@ def connect(url: str, *, max_connections: int = 64) -> Redis:
         timeout=5,
         retry=Retry(NoBackoff(), 0),
         socket_connect_timeout=2,
-        socket_timeout=10,
+        socket_timeout=socket_timeout,
     )
     return Redis.from_pool(pool)
 
@@ -80,7 +80,9 @@ class Runtime:
             return Store(cluster, keys=keys, ttl_ms=ttl_ms)
         url = self.settings.redis_url
         if url is None:
-            embedded = EmbeddedRedis(self.settings.data_dir)
+            embedded = EmbeddedRedis(
+                self.settings.data_dir, maxmemory=self.settings.redis_maxmemory
+            )
             await asyncio.to_thread(embedded.start)
             self._embedded = embedded
             url = embedded.url

@@ -7,6 +7,7 @@ deployment fails at start-up rather than on the first request.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from dataclasses import field as dataclass_field
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 
 from counter.engine.base import DEFAULT_TTL_MS
 from counter.errors import ConfigError
+from counter.redis.embedded import maxmemory_bytes
 
 SERVERS = ("granian", "uvicorn", "hypercorn")
 REDIS_CLIENTS = ("resp", "redis-py")
@@ -43,6 +45,12 @@ class Settings:
     ttl_ms: int = DEFAULT_TTL_MS
     stats_flush_ms: int = 1000
     redis_max_connections: int = 64
+    # The embedded Redis's memory ceiling: auto (a quarter of the machine), 0 (none), 512mb...
+    redis_maxmemory: str = "auto"
+    # HTTP connections: open connections per worker (0: from the open-files limit), and
+    # seconds a connection may take to send a request's headers, idle ones included.
+    max_connections: int = 0
+    header_timeout_s: int = 5
     # /api/v0 (GoatCounter-style); limits are requests per window, per token.
     api_count_limit: int = 60
     api_count_window_s: int = 120
@@ -85,6 +93,19 @@ class Settings:
             "redis_max_connections",
             "must be between 1 and 10000",
             self.redis_max_connections,
+        )
+        maxmemory_bytes(self.redis_maxmemory)  # ConfigError names the setting
+        _check(
+            0 <= self.max_connections <= 1_000_000,
+            "max_connections",
+            "must be 0 (from the open-files limit) or a number of connections",
+            self.max_connections,
+        )
+        _check(
+            1 <= self.header_timeout_s <= 3600,
+            "header_timeout_s",
+            "must be between 1 and 3600 seconds",
+            self.header_timeout_s,
         )
         for name in _POSITIVE_API_SETTINGS:
             value = getattr(self, name)
@@ -197,17 +218,22 @@ def _parse_nodes(text: str) -> list[tuple[str, int]] | None:
     nodes = []
     for entry in text.split(","):
         host, colon, port = entry.strip().rpartition(":")
-        if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        if (
+            not colon
+            or not host
+            or not (port.isascii() and port.isdigit())
+            or not 1 <= int(port) <= 65535
+        ):
             return None
         nodes.append((host.strip("[]"), int(port)))  # [::1]:7000 is an IPv6 node
     return nodes
 
 
 def _integer(name: str, raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"COUNTER_{name.upper()} must be an integer, got {raw!r}") from None
+    # ASCII digits only: int() also takes "١٢" and "1_000"
+    if re.fullmatch(r"-?[0-9]+", raw.strip(), re.ASCII) is None:
+        raise ConfigError(f"COUNTER_{name.upper()} must be an integer, got {raw!r}")
+    return int(raw)
 
 
 _CONVERTERS: dict[str, Callable[[str, str], Any]] = {
@@ -216,6 +242,8 @@ _CONVERTERS: dict[str, Callable[[str, str], Any]] = {
     "ttl_ms": _integer,
     "stats_flush_ms": _integer,
     "redis_max_connections": _integer,
+    "max_connections": _integer,
+    "header_timeout_s": _integer,
     **{
         name: _integer
         for name in (*_POSITIVE_API_SETTINGS, "public_ip_limit", "public_ip_window_s")

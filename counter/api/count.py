@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from counter.api.io import ApiError, json_response, namespace_for, parse_json, read_body, require
-from counter.engine.hits import Hit, HitError, parse_hit
+from counter.engine.hits import Hit, HitError, hit_day, parse_hit
 from counter.engine.records import LogLimits
 from counter.engine.store import Store
 from counter.errors import OutOfBounds, Overflow
@@ -90,12 +90,15 @@ class CountRoute:
         now = self.clock()
         errors: dict[str, list[str]] = {}
         hits: dict[int, Hit] = {}
+        store = await self.runtime.store()
+        secrets = await store.session_secrets(hit_day(raw, now) for raw in raw_hits)
         for index, raw in enumerate(raw_hits):
             try:
-                hits[index] = parse_hit(raw, namespace=namespace, no_sessions=no_sessions, now=now)
+                hits[index] = parse_hit(
+                    raw, namespace=namespace, no_sessions=no_sessions, now=now, secrets=secrets
+                )
             except HitError as error:
                 errors[str(index)] = [str(error)]
-        store = await self.runtime.store()
         counted = await self._count_into_counters(store, namespace, hits, errors, now)
         if counted:
             await store.log_hits(

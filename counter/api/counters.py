@@ -8,7 +8,6 @@ whatever its ``enable_reset``: that flag guards the public ``/set``, not the own
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -17,25 +16,22 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from counter.api.io import ApiError, json_response, namespace_for, parse_json, read_body
+from counter.api.snapshot_import import SnapshotImporter
 from counter.engine.names import INT64_MAX, INT64_MIN, NAME_PATTERN, is_valid_name
-from counter.engine.records import CounterRecord
 from counter.engine.store import CounterInfo, Store
 from counter.errors import CounterNotFound
 from counter.runtime import Runtime
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 500
-SNAPSHOT_MEDIA_TYPES = ("application/x-ndjson", "application/jsonl", "application/json")
-_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _PUT_FIELDS = frozenset({"value", "enable_reset", "update_lowerbound", "update_upperbound"})
-_LINE_FIELDS = frozenset({"namespace", "key", "value", "created", "enable_reset",
-                          "update_lowerbound", "update_upperbound", "daily", "ttl"})  # fmt: skip
 
 
 class CounterRoutes:
     def __init__(self, runtime: Runtime, clock: Callable[[], int]) -> None:
         self.runtime = runtime
         self.clock = clock
+        self.importer = SnapshotImporter(runtime.settings.snapshot_max_body_bytes)
 
     async def list_page(self, request: Request) -> Response:
         """``GET /counters?namespace=&after=&limit=``: a page of counters, sorted by key."""
@@ -140,27 +136,8 @@ class CounterRoutes:
     async def restore(self, request: Request) -> Response:
         """``POST /snapshot/{namespace}``: write every line's counter; all lines or none."""
         namespace = self._namespace(request, "manage")
-        body = await read_body(
-            request, self.runtime.settings.snapshot_max_body_bytes, SNAPSHOT_MEDIA_TYPES
-        )
-        records: list[tuple[str, CounterRecord]] = []
-        errors: dict[str, list[str]] = {}
-        now = self.clock()
-        for number, line in enumerate(body.splitlines(), start=1):
-            if line.strip():
-                try:
-                    records.append(_record(line, now))
-                except ValueError as error:
-                    errors[f"line {number}"] = [str(error)]
-        if errors:
-            raise ApiError(400, errors=errors)
-        store = await self.runtime.store()
-        for start in range(0, len(records), DEFAULT_PAGE):
-            batch = records[start : start + DEFAULT_PAGE]
-            await asyncio.gather(
-                *(store.restore(namespace, key, record, now=now) for key, record in batch)
-            )
-        return json_response({"namespace": namespace, "imported": len(records)})
+        imported = await self.importer.run(request, namespace, self.runtime.store, self.clock())
+        return json_response({"namespace": namespace, "imported": imported})
 
     def _namespace(self, request: Request, permission: str) -> str:
         return namespace_for(request, permission, request.path_params["namespace"])
@@ -208,7 +185,7 @@ def _day(compact: str) -> str:
 def _int_param(text: str | None, name: str, default: int, low: int, high: int) -> int:
     if text is None or text == "":
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
         raise ApiError(400, errors={name: [f"must be an integer from {low} to {high}"]})
     return int(text)
 
@@ -239,43 +216,3 @@ def _check_bounds(errors: dict[str, list[str]], lower: int | None, upper: int | 
         errors.setdefault("update_lowerbound", []).append("must be negative or zero")
     if upper is not None and upper < 0:
         errors.setdefault("update_upperbound", []).append("must be positive or zero")
-
-
-def _record(line: bytes, now: int) -> tuple[str, CounterRecord]:
-    """One snapshot line; ValueError says what is wrong with it."""
-    try:
-        item = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        raise ValueError("not valid JSON") from None
-    if not isinstance(item, dict):
-        raise ValueError("each line must be a JSON object")
-    unknown = sorted(set(item) - _LINE_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown field(s): {', '.join(unknown)}")
-    key = item.get("key")
-    if not isinstance(key, str) or not is_valid_name(key):
-        raise ValueError(f"key must match {NAME_PATTERN}")
-    lower = _int64(item.get("update_lowerbound", -1), "update_lowerbound")
-    upper = _int64(item.get("update_upperbound", 1), "update_upperbound")
-    if lower > 0 or upper < 0:
-        raise ValueError("update_lowerbound must be <= 0 and update_upperbound >= 0")
-    created = _int64(item.get("created", now), "created")
-    if created < 0:
-        raise ValueError("created must be milliseconds since 1970")
-    daily = item.get("daily", {})
-    if not isinstance(daily, dict):
-        raise ValueError("daily must be an object of YYYY-MM-DD: count")
-    history: dict[str, int] = {}
-    for day, count in daily.items():
-        match = _DAY.fullmatch(day)
-        if match is None:
-            raise ValueError(f"daily: {day!r} is not a YYYY-MM-DD date")
-        history["".join(match.groups())] = _int64(count, f"daily {day}")
-    return key, CounterRecord(
-        value=_int64(item.get("value"), "value"),
-        created=created,
-        enable_reset=_flag(item.get("enable_reset", False), "enable_reset"),
-        update_lowerbound=lower,
-        update_upperbound=upper,
-        daily=history,
-    )

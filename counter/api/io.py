@@ -41,7 +41,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 async def read_body(request: Request, limit: int, media_types: tuple[str, ...]) -> bytes:
     """The raw body, refused with 413 past ``limit`` bytes and 415 for another media type."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"request body larger than {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -55,6 +57,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT,...",
         help="use this Redis Cluster (startup nodes) instead (COUNTER_REDIS_CLUSTER)",
     )
+    serve.add_argument(
+        "--redis-maxmemory",
+        help="embedded Redis memory ceiling: auto, 0 or e.g. 512mb (COUNTER_REDIS_MAXMEMORY)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        help="open HTTP connections per worker (COUNTER_MAX_CONNECTIONS, 0: from ulimit -n)",
+    )
+    serve.add_argument(
+        "--header-timeout-s",
+        type=int,
+        help="seconds to receive a request's headers, idle time included "
+        "(COUNTER_HEADER_TIMEOUT_S, default 5)",
+    )
     serve.add_argument("--prefix", help="Redis key prefix (COUNTER_PREFIX, default cnt:)")
     serve.add_argument(
         "--ttl-ms", type=int, help="idle lifetime of a counter in ms (COUNTER_TTL_MS)"
@@ -67,11 +84,18 @@ def _parser() -> argparse.ArgumentParser:
 def serve(settings: Settings) -> int:
     """Run the ASGI server until SIGINT/SIGTERM; the embedded Redis outlives every worker."""
     embedded = None
+    gave_up = threading.Event()
     if settings.redis_cluster is not None:
         asyncio.run(_check_cluster(settings))
     elif settings.redis_url is None:
-        embedded = EmbeddedRedis(settings.data_dir).start()
+        embedded = EmbeddedRedis(settings.data_dir, maxmemory=settings.redis_maxmemory).start()
         settings = settings.with_changes(redis_url=embedded.url)
+
+        def give_up() -> None:  # a Redis that keeps crashing: stop, exit 1, let systemd act
+            gave_up.set()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        embedded.supervise(give_up)
     try:
         # Workers are fresh processes that import counter.asgi: settings travel as env.
         os.environ.update(settings.to_env())
@@ -81,7 +105,8 @@ def serve(settings: Settings) -> int:
             file=sys.stderr,
             flush=True,
         )
-        return servers.run(settings)
+        code = servers.run(settings)
+        return 1 if gave_up.is_set() else code
     finally:
         if embedded is not None:
             embedded.stop()

@@ -8,7 +8,9 @@ does; Hypercorn stays for deployments that want it (HTTP/2 from the same process
 
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import signal
 from collections.abc import Callable
 
@@ -35,8 +37,27 @@ def die_with_server() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def connection_limit(settings: Settings) -> int:
+    """Open connections per worker: the setting, or what the open-files limit allows.
+
+    Raises the soft open-files limit to the hard one first (workers inherit it). A cap
+    below the limit keeps accept() from failing with EMFILE; connections beyond it wait
+    in the listen backlog (granian) or get a 503 (uvicorn).
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if settings.max_connections:
+        return settings.max_connections
+    allowed = _MAX_AUTO_CONNECTIONS if soft == resource.RLIM_INFINITY else soft - _FD_RESERVE
+    return max(64, min(allowed, _MAX_AUTO_CONNECTIONS))
+
+
 def run_granian(settings: Settings) -> int:
-    from granian.constants import Interfaces, Loops
+    from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server import Server
 
@@ -49,7 +70,13 @@ def run_granian(settings: Settings) -> int:
         loop=Loops.uvloop,
         log_level=LogLevels.warning,
         log_access=False,
-        backlog=2048,
+        backlog=_BACKLOG,
+        # HTTP/1 only: in "auto" mode the read that sniffs the protocol version has no
+        # timer, so a connection that never sends a byte was held forever.
+        http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(header_read_timeout=settings.header_timeout_s * 1000),
+        backpressure=connection_limit(settings),  # per worker
+        respawn_failed_workers=True,  # a worker killed (OOM killer) is replaced
         workers_kill_timeout=5,
     ).serve()
     return 0
@@ -57,6 +84,8 @@ def run_granian(settings: Settings) -> int:
 
 def run_uvicorn(settings: Settings) -> int:
     import uvicorn
+
+    from counter.cli.uvicorn_protocol import HeaderDeadlineProtocol
 
     # uvicorn re-raises the stop signal once it has shut down, through the handler that
     # was installed before it ran; a quiet one lets ``counter serve`` clean up and exit 0.
@@ -66,14 +95,16 @@ def run_uvicorn(settings: Settings) -> int:
         APP,
         host=settings.host,
         port=settings.port,
-        workers=settings.workers,
+        workers=settings.workers,  # its supervisor restarts a worker that dies
         loop="uvloop",
-        http="httptools",
+        http=HeaderDeadlineProtocol,
         lifespan="on",
         access_log=False,
         log_level="warning",
         timeout_graceful_shutdown=5,
-        backlog=2048,
+        timeout_keep_alive=settings.header_timeout_s,
+        limit_concurrency=connection_limit(settings),
+        backlog=_BACKLOG,
     )
     return 0
 
@@ -89,7 +120,16 @@ def run_hypercorn(settings: Settings) -> int:
     config.worker_class = "uvloop"
     config.accesslog = None
     config.graceful_timeout = 5
+    config.backlog = _BACKLOG
+    config.read_timeout = settings.header_timeout_s  # a silent connection is closed
+    config.keep_alive_timeout = settings.header_timeout_s
+    connection_limit(settings)  # Hypercorn has no cap; the raised open-files limit helps
     return int(run(config) or 0)
+
+
+_BACKLOG = 4096
+_FD_RESERVE = 512  # Redis connections, the AOF, logs: never starve them of descriptors
+_MAX_AUTO_CONNECTIONS = 65_536
 
 
 _RUNNERS: dict[str, Callable[[Settings], int]] = {

@@ -27,9 +27,10 @@ from counter.engine.tokens import (
     parse_permissions,
     revoke_token,
 )
-from counter.errors import InvalidInput, TokenNameTaken
+from counter.errors import InvalidInput, StoreUnavailable, TokenNameTaken
 from counter.redis.cluster import connect_cluster
-from counter.redis.embedded import EmbeddedRedis, answers_ping, socket_path
+from counter.redis.datadir import DataDirBusy
+from counter.redis.embedded import EmbeddedRedis, socket_path
 from counter.runtime import connect
 from counter.settings import Settings
 
@@ -116,7 +117,12 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 @asynccontextmanager
 async def _store(settings: Settings) -> AsyncIterator[Store]:
-    """A Store on the server's Redis, starting the embedded one briefly if it is not up."""
+    """A Store on the server's Redis, starting the embedded one briefly if none runs.
+
+    With the data directory locked (a server runs on it) the command goes through the
+    server's socket and waits for a stalled Redis (up to ``_WAIT_S``) rather than
+    replacing it; it starts its own Redis only when it could take the lock.
+    """
     embedded = None
     client: Redis | RedisCluster
     url = settings.redis_url
@@ -124,17 +130,34 @@ async def _store(settings: Settings) -> AsyncIterator[Store]:
         client = connect_cluster(settings.cluster_nodes, max_connections=2)
     else:
         if url is None:
-            if answers_ping(socket_path(settings.data_dir)):
-                url = f"unix://{socket_path(settings.data_dir)}"
-            else:
-                embedded = await asyncio.to_thread(EmbeddedRedis(settings.data_dir).start)
-                url = embedded.url
-        client = connect(url, max_connections=2)
+            embedded = EmbeddedRedis(settings.data_dir, maxmemory=settings.redis_maxmemory)
+            try:
+                await asyncio.to_thread(embedded.start)
+            except DataDirBusy:
+                embedded = None
+            url = f"unix://{socket_path(settings.data_dir)}"
+        client = connect(url, max_connections=2, socket_timeout=_WAIT_S)
     store = Store(client, keys=Keys(settings.prefix))
     try:
-        await store.ping()
+        await _wait_for(store)
         yield store
     finally:
         await store.close()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
+
+
+_WAIT_S = 60.0
+
+
+async def _wait_for(store: Store) -> None:
+    """PING until the Redis answers: a server may be starting or its Redis restarting."""
+    deadline = time.monotonic() + _WAIT_S
+    while True:
+        try:
+            await store.ping()
+            return
+        except StoreUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)

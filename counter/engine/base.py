@@ -7,6 +7,7 @@ become exceptions from ``counter.errors``; driver errors are wrapped, never leak
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -42,6 +43,26 @@ _UNAVAILABLE = (
 )
 
 
+# Error replies that mean "Redis cannot serve this now" (retry later), not a bug: loading
+# its AOF, a script over busy-script-time, a failed fsync/rewrite (MISCONF), over maxmemory
+# with noeviction (OOM), a replica or a primary without replicas, a cluster in flux. Inside
+# a script Redis 6 wraps the reply ("... @user_script: 1: -OOM ..."), hence the "-" form.
+_NOT_NOW = re.compile(
+    r"(?:^|-)(?:LOADING|BUSY|MISCONF|OOM|READONLY|MASTERDOWN|NOREPLICAS|NOMASTERLINK|"
+    r"TRYAGAIN|CLUSTERDOWN)\b|max number of clients reached"
+)
+
+
+def cannot_serve_now(error: BaseException) -> bool:
+    """True for an error reply that a retry a moment later may not get."""
+    if isinstance(error, _NOT_NOW_CLASSES):  # redis-py strips the code from these
+        return True
+    return isinstance(error, redis_errors.ResponseError) and bool(_NOT_NOW.search(str(error)))
+
+
+_NOT_NOW_CLASSES = (redis_errors.OutOfMemoryError, redis_errors.ReadOnlyError)
+
+
 @asynccontextmanager
 async def driver_errors() -> AsyncIterator[None]:
     """Translate redis-py exceptions into the engine's own."""
@@ -50,7 +71,18 @@ async def driver_errors() -> AsyncIterator[None]:
     except _UNAVAILABLE as error:
         raise StoreUnavailable("the counter store (Redis) is unavailable") from error
     except (redis_errors.RedisError, redis_errors.RedisClusterException) as error:
+        if cannot_serve_now(error):
+            raise StoreUnavailable(
+                f"the counter store (Redis) cannot serve this now: {_first_word(error)}"
+            ) from error
         raise StoreError("unexpected reply from the counter store") from error
+
+
+def _first_word(error: BaseException) -> str:
+    found = _NOT_NOW.search(str(error))
+    if found:
+        return found.group().lstrip("-")
+    return "OOM" if isinstance(error, redis_errors.OutOfMemoryError) else "READONLY"
 
 
 class StoreBase:

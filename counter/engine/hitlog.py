@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import secrets as secrets_module
+import time
+from collections.abc import Iterable, Sequence
 
 import orjson
 
 from counter.engine.base import StoreBase, as_text, driver_errors
 from counter.engine.records import LogLimits
 from counter.engine.scripts import Status
+
+_SECRET_LIFETIME_MS = 2 * 86_400_000
 
 
 class HitLogStore(StoreBase):
@@ -34,6 +38,31 @@ class HitLogStore(StoreBase):
             ],
         )
         return int(first), int(last)
+
+    async def session_secrets(self, days: Iterable[str]) -> dict[str, bytes]:
+        """Each day's session secret: created at random by the first worker that needs it,
+        shared by every worker, and gone two days later (digests cannot be reversed then)."""
+        cache: dict[str, bytes] = self.__dict__.setdefault("_session_secrets", {})
+        wanted = set(days)
+        found = {day: cache[day] for day in wanted if day in cache}
+        for day in wanted - set(found):
+            name = self.keys.session_secret(day)
+            secret = None
+            while secret is None:  # None only if it expired between the two calls
+                async with driver_errors():
+                    fresh = secrets_module.token_hex(32)
+                    await self.transport.command(
+                        "SET", name, fresh, "NX", "PX", _SECRET_LIFETIME_MS
+                    )
+                    secret = await self.transport.command("GET", name)
+            found[day] = bytes(secret)
+        # Keep today's and yesterday's: what nearly every hit needs. An older day's is
+        # asked of Redis each time, so every worker agrees even after it expired there.
+        recent = {time.strftime("%Y%m%d", time.gmtime(time.time() - ago)) for ago in (0, 86_400)}
+        self.__dict__["_session_secrets"] = {
+            day: secret for day, secret in {**cache, **found}.items() if day in recent
+        }
+        return found
 
     async def last_hit_id(self, namespace: str) -> int:
         async with driver_errors():

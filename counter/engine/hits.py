@@ -7,8 +7,10 @@ name is its version marker), so GoatCounter's own import and tools can read our 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from ipaddress import ip_address
@@ -58,8 +60,26 @@ class HitError(ValueError):
     """Why one hit of a batch was rejected (the message is shown to the client)."""
 
 
-def parse_hit(raw: Any, *, namespace: str, no_sessions: bool, now: int) -> Hit:
-    """Validate one element of ``hits``; raises HitError naming the first problem."""
+def hit_day(raw: Any, now: int) -> str:
+    """The UTC day (``yyyymmdd``) whose session secret a hit's digest is keyed with."""
+    try:
+        at = _created_at(raw.get("created_at") if isinstance(raw, dict) else None, now)
+    except HitError:
+        at = now  # the hit is refused later; any day will do
+    return day_of(at)
+
+
+def day_of(at_ms: int) -> str:
+    return time.strftime("%Y%m%d", time.gmtime(at_ms / 1000))
+
+
+def parse_hit(
+    raw: Any, *, namespace: str, no_sessions: bool, now: int, secrets: Mapping[str, bytes]
+) -> Hit:
+    """Validate one element of ``hits``; raises HitError naming the first problem.
+
+    ``secrets`` maps each ``hit_day`` of the batch to that day's session secret.
+    """
     if not isinstance(raw, dict):
         raise HitError("a hit must be a JSON object")
     unknown = sorted(set(raw) - _KNOWN_FIELDS)
@@ -78,7 +98,8 @@ def parse_hit(raw: Any, *, namespace: str, no_sessions: bool, now: int) -> Hit:
     if not isinstance(location, str) or (location and not _LOCATION.fullmatch(location)):
         raise HitError("location must be an ISO 3166-1 alpha-2 code, e.g. NL or US-CA")
     created_at = _created_at(raw.get("created_at"), now)
-    session = _session(raw, text, namespace, no_sessions, created_at)
+    secret = secrets[day_of(created_at)]
+    session = _session(raw, text, namespace, no_sessions, secret)
     return Hit(
         path=text["path"],
         key=key_from_path(text["path"]),
@@ -150,9 +171,19 @@ def _size(value: Any) -> str:
 
 
 def _session(
-    raw: dict[str, Any], text: dict[str, str], namespace: str, no_sessions: bool, at: int
+    raw: dict[str, Any],
+    text: dict[str, str],
+    namespace: str,
+    no_sessions: bool,
+    secret: bytes,
 ) -> str:
-    """A stable digest grouping one visitor's hits; the IP itself is never stored."""
+    """A digest grouping one visitor's hits; neither the IP nor the session id is stored.
+
+    Keyed with the day's secret (HMAC-SHA256): without it, a digest of an IP could be
+    reversed by trying every address (a /16 took 0.07 s). The secret lives in Redis
+    for two days and is then gone, as GoatCounter rotates its salts, so no one (an
+    export reader, an operator, whoever copies the data) can reverse old digests.
+    """
     ip = raw.get("ip", "")
     if ip:
         try:
@@ -164,13 +195,12 @@ def _session(
     if text["session"]:
         material = f"s\0{namespace}\0{text['session']}"
     elif ip and text["user_agent"]:
-        day = time.strftime("%Y%m%d", time.gmtime(at / 1000))  # visitors regroup daily
-        material = f"v\0{namespace}\0{ip}\0{text['user_agent']}\0{day}"
+        material = f"v\0{namespace}\0{ip}\0{text['user_agent']}"  # visitors regroup daily
     elif no_sessions:
         return ""
     else:
         raise HitError("needs session, or user_agent and ip, unless no_sessions is set")
-    return hashlib.sha256(material.encode()).hexdigest()[:16]
+    return hmac.new(secret, material.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def csv_row(entry: dict[str, str]) -> list[str]:
@@ -221,7 +251,7 @@ def describe_user_agent(user_agent: str) -> tuple[str, str]:
     for marker, name in _BROWSERS:
         found = user_agent.find(marker)
         if found >= 0:
-            version = re.match(r"\d+", user_agent[found + len(marker) :])
+            version = re.match(r"[0-9]+", user_agent[found + len(marker) :])
             browser = f"{name} {version.group()}" if version else name
             break
     system = next((name for marker, name in _SYSTEMS if marker in user_agent), "")

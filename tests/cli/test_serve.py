@@ -107,7 +107,7 @@ def test_second_server_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
     try:
         result = run_cli(tmp_path, "serve", "--data-dir", str(tmp_path / "data"))
         assert result.returncode == 2
-        assert "another redis-server already serves" in result.stderr
+        assert "is in use by a running counter process" in result.stderr
         assert answers_ping(socket_path(tmp_path / "data"))  # the first one is untouched
     finally:
         server.stop()
