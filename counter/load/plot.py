@@ -57,6 +57,8 @@ def figure(result: Result) -> Any:
     from matplotlib import pyplot
     from matplotlib.ticker import FixedLocator, FuncFormatter
 
+    # SVG (and so the .html page) keeps its text as text: searchable, selectable, smaller
+    matplotlib.rcParams["svg.fonttype"] = "none"
     fig, (over_time, spread) = pyplot.subplots(2, 1, figsize=(10, 8), constrained_layout=True)
     fig.suptitle(describe(result), fontsize=9)
     seconds = result.timeline()
@@ -67,14 +69,15 @@ def figure(result: Result) -> Any:
         ("p90", [s.p90_ms for s in seconds], "-"),
         ("p50", [s.p50_ms for s in seconds], "-"),
     ):
-        over_time.plot(t, values, style, label=name, linewidth=1.5)
+        # markers too, so that a run of one second still shows its points
+        over_time.plot(t, values, style, label=name, linewidth=1.5, marker="o", markersize=2.5)
     over_time.set_xlabel("second of the run")
     over_time.set_ylabel("latency per second (ms)")
     over_time.set_yscale("log")
     over_time.grid(True, which="both", alpha=0.3)
     rate_axis = over_time.twinx()
     rate_axis.bar(t, [s.requests for s in seconds], color="grey", alpha=0.2, label="req/s")
-    rate_axis.set_ylabel("requests per second")
+    rate_axis.set_ylabel("requests answered in the second")
     over_time.set_zorder(rate_axis.get_zorder() + 1)
     over_time.patch.set_visible(False)
     lines, labels = over_time.get_legend_handles_labels()

@@ -8,11 +8,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from tests.load.conftest import ROOT, counter_load
 
 pytestmark = pytest.mark.slow
 SCREENSHOTS = ROOT / "tests" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
 
 
 def test_plot_png_and_html(fake: Callable[[str], str], tmp_path: Path) -> None:
@@ -34,3 +40,17 @@ def test_plot_png_and_html(fake: Callable[[str], str], tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     text = page.read_text()
     assert text.startswith("<!doctype html>") and "<svg" in text and "latency distribution" in text
+    # The page as a person sees it: Debian's Chromium draws the figure at full size.
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            tab = browser.new_page(viewport={"width": 1100, "height": 900})
+            tab.goto(page.as_uri())
+            box = tab.locator("svg").bounding_box()
+            assert box is not None and box["width"] >= 700 and box["height"] >= 550, box
+            assert tab.locator("svg text").count() > 20  # titles, ticks and legends as text
+            title = tab.locator("svg text", has_text="latency distribution").bounding_box()
+            assert title is not None and title["y"] > box["height"] / 2  # the lower panel's
+            tab.screenshot(path=str(SCREENSHOTS / "load-plot-html.png"))
+        finally:
+            browser.close()
