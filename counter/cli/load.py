@@ -61,7 +61,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     how.add_argument("--connections", "-c", type=int, default=64, help="connections (64)")
     how.add_argument("--rate", type=float, default=0.0, help="open loop: requests/s in total")
     how.add_argument("--duration", "-d", type=float, default=10.0, help="seconds (10)")
-    how.add_argument("--requests", "-n", type=int, default=0, help="stop after N requests")
+    how.add_argument(
+        "--requests", "-n", type=int, default=0, help="N requests instead of --duration"
+    )
     how.add_argument("--warmup", type=float, default=0.0, help="seconds of unmeasured load first")
     how.add_argument(
         "--processes", "-p", type=int, help="generator processes (2, as wrk's 2 threads)"
@@ -162,6 +164,11 @@ def _status(result: Result, failure: str) -> int:
         print(
             f"counter load: the server answered 5xx to {server_errors:,} requests", file=sys.stderr
         )
+    if result.plan.verify and result.verdict is None and not result.interrupted:
+        print(
+            f"counter load: error: nothing verified: {'; '.join(result.problems)}", file=sys.stderr
+        )
+        return 1
     if result.verdict is not None and not result.verdict.ok:
         print(
             f"counter load: verification FAILED: {result.verdict.lost:,} acknowledged increments "

@@ -132,7 +132,7 @@ class Generator:
         plan = self.plan
         started = perf_counter()
         self.measure_from = started + plan.warmup
-        # With --requests the run ends when they are answered; the duration still caps it.
+        # With --requests the run ends when they are answered, whatever --duration says.
         self.measure_until = self.measure_from + (plan.duration if not plan.requests else 86_400)
         if plan.requests and plan.open_loop:
             self.measure_until = self.measure_from + plan.requests / plan.rate + plan.timeout

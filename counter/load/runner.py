@@ -67,7 +67,15 @@ def run(plan: LoadPlan, on_second: OnSecond | None = None) -> Result:
     result = _load(plan, on_second)
     if plan.verify and not result.interrupted:
         numbers = touched(result.totals.sent)
-        after = asyncio_run(_read(plan, numbers, "after the run")) if numbers else {}
+        try:
+            after = asyncio_run(_read(plan, numbers, "after the run")) if numbers else {}
+        except KeyboardInterrupt:  # the load's report is still worth printing
+            result.interrupted = True
+            result.problems.append("interrupted while reading counters back: nothing verified")
+            return result
+        except LoadFailure as error:
+            result.problems.append(str(error))
+            return result
         result.verdict = judge(plan, before, after, result.totals.sent, result.totals.acked)
     elif plan.verify:
         result.problems.append("interrupted: counters not read back, nothing verified")

@@ -58,6 +58,12 @@ def test_server_errors_are_counted_by_status(fake: Callable[[str], str]) -> None
     assert "status    503: 50" in run.stdout and "errors    50" in run.stdout
     assert "the server answered 5xx to 50 requests" in run.stderr
 
+    # --verify cannot even read the counters: it says so before loading anything
+    run = counter_load(fake("error"), "-n", "50", "-p", "1", "--keys", "3", "--verify")
+    clean(run)
+    assert run.returncode == 1
+    assert "--verify before the run: reading counter 'key1' back: HTTP 503" in run.stderr
+
 
 @pytest.mark.parametrize("processes", ["1", "2"])
 def test_ctrl_c_prints_the_partial_report(fake: Callable[[str], str], processes: str) -> None:
