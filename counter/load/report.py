@@ -27,11 +27,10 @@ def _label(percentile: float) -> str:
 def describe(result: Result) -> str:
     plan = result.plan
     route = Route(plan)
-    what = (
-        f"POST /api/v0/count x{plan.batch} hits"
-        if route.kind == "batch"
-        else f"{route.kind} {plan.route}"
-    )
+    what = {
+        "batch": f"POST /api/v0/count x{plan.batch} hits",
+        "count": f"GoatCounter pixel {plan.count_path}",
+    }.get(route.kind, f"countapi {plan.route}")
     keys = (
         f"key {plan.key}"
         if plan.key
