@@ -159,6 +159,10 @@ def _status(result: Result, failure: str) -> int:
     if failure and failure != "interrupted":
         print(f"counter load: error: {failure}", file=sys.stderr)
         return 1
+    sockets = result.totals.socket_errors
+    if not result.totals.statuses and sockets:
+        failures = ", ".join(f"{name}: {n:,}" for name, n in sockets.most_common())
+        print(f"counter load: error: the server answered nothing ({failures})", file=sys.stderr)
     server_errors = sum(n for status, n in result.totals.statuses.items() if status >= 500)
     if server_errors:
         print(

@@ -7,6 +7,7 @@
 - ``stall``: a correct ``/hit`` whose whole process freezes for 0.5 s once, 1 s after the
   first request: what the open loop's latency correction must show;
 - ``error``: answers 503 to everything;
+- ``silent``: accepts connections and never answers;
 - ``closing``: a correct ``/hit`` and ``/get`` that close the connection after each answer;
 - ``pixel``: GoatCounter's ``/count?p=/path`` (a GIF; the counter of the path in namespace
   ``default`` grows) and CountAPI ``/get`` to read it back.
@@ -67,6 +68,10 @@ class Fake:
             time.sleep(STALL_FOR)  # freezes the whole server, as a GC pause or a fork would
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.mode == "silent":
+            await reader.read()  # until the client gives up and closes
+            writer.close()
+            return
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")

@@ -43,6 +43,14 @@ def test_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
         assert message in capsys.readouterr().err, args
 
 
+def test_server_that_never_answers(fake: Callable[[str], str]) -> None:
+    run = counter_load(fake("silent"), "-d", "1", "-c", "2", "-p", "1", "--timeout", "0.3")
+    clean(run)
+    assert run.returncode == 1
+    assert re.search(r"socket    timeout: \d+", run.stdout)
+    assert "error: the server answered nothing (timeout: " in run.stderr
+
+
 def test_wrong_token(real_server: tuple[str, str]) -> None:
     url, _ = real_server
     run = counter_load(url, "--batch", "10", "--token", "not-a-token", "-d", "1")
