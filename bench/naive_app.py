@@ -2,7 +2,9 @@
 
 What a straightforward build of ``/hit`` looks like, served by Hypercorn in the
 comparison: ``hypercorn bench.naive_app:app --workers 2``. Same script, same keys,
-same arguments as the Store sends; none of counter's hot-path work.
+same arguments as the Store sends; none of counter's hot-path work. With
+``NAIVE_SCRIPT=minimal`` it sends the minimal hit-like script instead (``HINCRBY`` +
+``PEXPIRE``, ``bench/redis_cost.py``), the naive reference of issue 9.
 """
 
 from __future__ import annotations
@@ -16,29 +18,31 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bench.redis_cost import MINIMAL_SCRIPT
 from counter.engine import scripts
 from counter.engine.keys import Keys
 
 redis = Redis.from_url(os.environ.get("COUNTER_REDIS_URL", "redis://127.0.0.1:6379/0"))
 keys = Keys(os.environ.get("COUNTER_PREFIX", "cnt:"))
 hit_script = redis.register_script(scripts.load("hit").text)
+minimal_script = redis.register_script(MINIMAL_SCRIPT)
+MINIMAL = os.environ.get("NAIVE_SCRIPT") == "minimal"
 TTL_MS = 15_778_800_000
 
 
 async def hit(request: Request) -> JSONResponse:
     namespace = request.path_params.get("namespace", "default")
     key = request.path_params["key"]
+    if MINIMAL:
+        value = await minimal_script(keys=[keys.counter(namespace, key)], args=[TTL_MS])
+        return JSONResponse({"value": int(value)})
     now = time.time_ns() // 1_000_000
-    stamp = time.gmtime(now / 1000)
-    day = time.strftime("%Y%m%d", stamp)
-    status, value, _ = await hit_script(
-        keys=[
-            keys.counter(namespace, key),
-            keys.daily(namespace, key),
-            keys.hourly(namespace, key, day),
-        ],
-        args=[now, TTL_MS, day, f"{stamp.tm_hour:02d}", now - now % 86_400_000 + 8 * 86_400_000],
+    reply = await hit_script(
+        keys=[keys.counter(namespace, key), keys.history(namespace, key)],
+        args=[1, now // 3_600_000, TTL_MS, now],
     )
+    # the common success is the bare value; a table carries a status (see lua/hit.lua)
+    status, value = (reply[0], reply[1]) if isinstance(reply, list) else (0, reply)
     return JSONResponse({"value": int(value)}, 200 if status == 0 else 403)
 
 

@@ -1,26 +1,40 @@
---[[ hit: add 1 to a counter, creating it first (value 0, reset off, bounds 0..1) when missing.
-  KEYS[1] counter hash    cnt:{ns/key}
-  KEYS[2] daily buckets   cnt:{ns/key}:d
-  KEYS[3] hourly buckets  cnt:{ns/key}:h:<yyyymmdd>
-  ARGV[1] now (ms)   ARGV[2] ttl (ms)   ARGV[3] day field (yyyymmdd)
-  ARGV[4] hour field (00..23)   ARGV[5] hourly bucket expire-at (ms)
-  Returns {status, value, created}: status 0 ok | 2 out of bounds | 3 overflow
-    (value: the counter after the hit, or unchanged; created 1 when this hit made it)
-    | {-1, argument name} invalid argument ]]
+--[[ hit: add n (one per hit) to a counter, creating it first (value 0, reset off, bounds 0..1)
+  when missing. /hit sends the hits it coalesced for one key, /api/v0/count those of a batch.
+  Library: status, history
+  KEYS[1] counter hash     cnt:{ns/key}
+  KEYS[2] history string   cnt:{ns/key}:h
+  ARGV[1] n, the hits (integer > 0)   ARGV[2] hour of the hits (hours since 1970, UTC)
+  ARGV[3] ttl (ms)   ARGV[4] now (ms; the creation time when this call creates the counter)
+  Returns value: the counter after the hits (the common case: a bare integer, or its exact
+    text above 2^53; a reply table costs Redis more than the rest of the hit)
+    | {status, value, created}: 0 ok with created 1 (this call made the counter)
+    | 2 out of bounds | 3 overflow (value unchanged)
+    | {6} migrate: the counter has the pre-0.2 layout (the Store migrates it and calls again)
+  The Store builds every argument from Python integers, so the hot path checks none of them;
+  Redis's own HINCRBY refuses an int64 overflow. ]]
 
-local history, bad = history_args(1)
-if history == nil then return {INVALID, bad} end
-
-local current = redis.call('HGET', KEYS[1], 'value')
+local counter, n, hour, ttl = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+local fields = redis.call('HMGET', counter, 'value', 'update_upperbound', 'hh')
+local current, upper, pending = fields[1], fields[2], fields[3]
 if current == false then
-  if increment('1', '0', history) ~= OK then return {OVERFLOW, '0', 0} end
-  redis.call('HSET', KEYS[1], 'created', history.now, 'enable_reset', '0',
-    'update_lowerbound', '0', 'update_upperbound', '1')
-  return {OK, '1', 1}
+  -- Bounds and enable_reset are left out: absent means a hit-created counter's 0..1, off.
+  redis.call('HSET', counter, 'value', n, 'created', ARGV[4], 'hh', hour, 'hv', '0')
+  redis.call('PEXPIRE', counter, ttl)
+  redis.call('DEL', KEYS[2]) -- history left by an earlier counter of the same name
+  return {OK, n, 1}
 end
+if upper == '0' then return {OUT_OF_BOUNDS, current, 0} end -- bounds are >= 0 when set
+if pending == false then return {MIGRATE} end
 
-if int64_cmp(int64_parse(redis.call('HGET', KEYS[1], 'update_upperbound')), int64_parse('1')) < 0 then
-  return {OUT_OF_BOUNDS, current, 0}
+local value = redis.pcall('HINCRBY', counter, 'value', n)
+if type(value) == 'table' then -- refused, nothing written: an overflow, or Redis cannot write now
+  if string.find(value.err, 'overflow', 1, true) then return {OVERFLOW, current, 0} end
+  return value -- OOM, READONLY...: the caller sees Redis's own error
 end
-if increment('1', current, history) ~= OK then return {OVERFLOW, current, 0} end
-return {OK, redis.call('HGET', KEYS[1], 'value'), 0}
+if pending ~= hour then history_lib().shift(counter, KEYS[2], current, pending, hour, n, ttl) end
+redis.call('PEXPIRE', counter, ttl)
+-- Above 2^53 the Lua number HINCRBY returned is rounded: answer Redis's exact text instead.
+if value >= 9007199254740992 or value <= -9007199254740992 then
+  value = redis.call('HGET', counter, 'value')
+end
+return value

@@ -1,16 +1,23 @@
---[[ set: replace the value of a counter created with enable_reset.
-  KEYS[1] counter hash   cnt:{ns/key}
-  ARGV[1] value (int64)   ARGV[2] now (ms)   ARGV[3] ttl (ms)
+--[[ set: replace the value of a counter created with enable_reset (history keeps the past).
+  Library: status, int64, history
+  KEYS[1] counter hash     cnt:{ns/key}
+  KEYS[2] history string   cnt:{ns/key}:h
+  ARGV[1] value (int64)   ARGV[2] ttl (ms)
   Returns {status, old_value}: 0 ok | 1 missing | 5 reset disabled (old_value unchanged)
-    | {INVALID, argument name} invalid argument ]]
+    | {6} migrate (pre-0.2 layout) | {-1, argument name} invalid argument ]]
 
 if int64_parse(ARGV[1]) == nil then return {INVALID, 'value'} end
-if nonneg_parse(ARGV[2]) == nil then return {INVALID, 'now'} end
-if positive_parse(ARGV[3]) == nil then return {INVALID, 'ttl'} end
+if positive_parse(ARGV[2]) == nil then return {INVALID, 'ttl'} end
 
-local fields = redis.call('HMGET', KEYS[1], 'value', 'enable_reset')
-if fields[1] == false then return {MISSING} end
-if fields[2] ~= '1' then return {RESET_DISABLED, fields[1]} end
-redis.call('HSET', KEYS[1], 'value', ARGV[1], 'updated', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return {OK, fields[1]}
+local fields = redis.call('HMGET', KEYS[1], 'value', 'enable_reset', 'hh', 'hv')
+local current = fields[1]
+if current == false then return {MISSING} end
+if fields[2] ~= '1' then return {RESET_DISABLED, current} end
+if fields[3] == false then return {MIGRATE} end
+-- Keep the pending hour's count (value - hv) across the jump in value.
+local history = history_lib()
+local hv = history.add(fields[4], history.add(ARGV[1], history.neg(current)))
+redis.call('HSET', KEYS[1], 'value', ARGV[1], 'hv', history.text(hv))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], string.format('%.0f', ARGV[2] + 3600000))
+return {OK, current}

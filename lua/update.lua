@@ -1,22 +1,41 @@
 --[[ update: add ARGV[1] to an existing counter if it lies within the counter's bounds.
-  KEYS[1] counter hash    cnt:{ns/key}
-  KEYS[2] daily buckets   cnt:{ns/key}:d
-  KEYS[3] hourly buckets  cnt:{ns/key}:h:<yyyymmdd>
-  ARGV[1] amount (int64)   ARGV[2] now (ms)   ARGV[3] ttl (ms)   ARGV[4] day field (yyyymmdd)
-  ARGV[5] hour field (00..23)   ARGV[6] hourly bucket expire-at (ms)
-  Returns {status, value}: status 0 ok | 1 missing | 2 out of bounds | 3 overflow
-    (value: the counter after the update, or unchanged) | {-1, argument name} invalid argument ]]
+  Library: status, history
+  KEYS[1] counter hash     cnt:{ns/key}
+  KEYS[2] history string   cnt:{ns/key}:h
+  ARGV[1] amount (canonical int64)   ARGV[2] hour (hours since 1970, UTC)   ARGV[3] ttl (ms)
+  Returns value: the counter after the update (a bare integer, or its exact text above 2^53)
+    | {status, value}: 1 missing | 2 out of bounds | 3 overflow (value unchanged)
+    | {6} migrate (pre-0.2 layout)
+  The Store builds every argument from Python integers (the amount already checked as int64);
+  Redis's own HINCRBY refuses an int64 overflow. ]]
 
-local amount = int64_parse(ARGV[1])
-if amount == nil then return {INVALID, 'amount'} end
-local history, bad = history_args(2)
-if history == nil then return {INVALID, bad} end
+-- -1, 0 or 1 as canonical decimal a is below, equal to or above b
+local function compare(a, b)
+  local a_neg, b_neg = string.byte(a, 1) == 45, string.byte(b, 1) == 45
+  if a_neg ~= b_neg then return a_neg and -1 or 1 end
+  local order = 0
+  if #a ~= #b then order = #a < #b and -1 or 1 elseif a ~= b then order = a < b and -1 or 1 end
+  if a_neg then return -order end
+  return order
+end
 
-local fields = redis.call('HMGET', KEYS[1], 'value', 'update_lowerbound', 'update_upperbound')
-local current = fields[1]
+local counter, amount, hour, ttl = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+local fields = redis.call('HMGET', counter, 'value', 'update_lowerbound', 'update_upperbound', 'hh')
+local current, pending = fields[1], fields[4]
 if current == false then return {MISSING} end
-if int64_cmp(amount, int64_parse(fields[2])) < 0 or int64_cmp(amount, int64_parse(fields[3])) > 0 then
+if compare(amount, fields[2] or '0') < 0 or compare(amount, fields[3] or '1') > 0 then
   return {OUT_OF_BOUNDS, current}
 end
-if increment(ARGV[1], current, history) ~= OK then return {OVERFLOW, current} end
-return {OK, redis.call('HGET', KEYS[1], 'value')}
+if pending == false then return {MIGRATE} end
+
+local value = redis.pcall('HINCRBY', counter, 'value', amount)
+if type(value) == 'table' then -- refused, nothing written: an overflow, or Redis cannot write now
+  if string.find(value.err, 'overflow', 1, true) then return {OVERFLOW, current} end
+  return value -- OOM, READONLY...: the caller sees Redis's own error
+end
+if pending ~= hour then history_lib().shift(counter, KEYS[2], current, pending, hour, amount, ttl) end
+redis.call('PEXPIRE', counter, ttl)
+if value >= 9007199254740992 or value <= -9007199254740992 then
+  value = redis.call('HGET', counter, 'value')
+end
+return value

@@ -127,3 +127,26 @@ def test_comparison(embedded_redis: RedisProcess) -> None:
     assert "x naive" in table[0] and "x Redis limit (P=1)" in table[0]
     errors = [line.split("|")[7].strip() for line in table[2:]]
     assert errors == ["0"] * len(errors), table  # every request answered 2xx, batches too
+
+
+def test_redis_cost_memory_and_index_benchmarks(embedded_redis: RedisProcess) -> None:
+    output = run_bench(
+        "bench.redis_cost", "--redis-url", embedded_redis.url, "--calls", "300", "--keys", "50"
+    )
+    assert_versions(output)
+    rows = re.findall(r"^([a-z-]+) +([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+)$", output, re.M)
+    assert [row[0] for row in rows] == ["minimal", "hit", "hit-create", "update", "get",
+                                        "count-batch"]  # fmt: skip
+    assert rows[0][3] == "1.00" and all(float(row[1]) > 0 for row in rows)
+    output = run_bench(
+        "bench.memory", "--redis-url", embedded_redis.url, "--hours", "30",
+        "--index-counters", "100",
+    )  # fmt: skip
+    assert "hash-max-" in output
+    sizes = dict(re.findall(r"^(hit once|hit every hour, 30 h) +(\d+)", output, re.M))
+    assert set(sizes) == {"hit once", "hit every hour, 30 h"}
+    assert 0 < int(sizes["hit once"]) < int(sizes["hit every hour, 30 h"])
+    output = run_bench(
+        "bench.index", "--redis-url", embedded_redis.url, "--counters", "2000", "--pages", "5"
+    )
+    assert re.search(r"^index page \(ZRANGEBYLEX, 100 keys\) +[\d.]+ +[\d.]+$", output, re.M)

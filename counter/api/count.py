@@ -1,6 +1,6 @@
 """``POST /api/v0/count``: a batch of GoatCounter hits -> counters and the namespace's hit log.
 
-Hits group by counter and hour, one ``count_hits`` script per group (each counter is its
+Hits group by counter and hour, one ``hit`` script per group (each counter is its
 own hash slot), then one ``log_hits`` script appends every counted hit to the
 namespace's log. A hit a counter refuses (bounds, overflow) is reported, not logged.
 """

@@ -40,7 +40,8 @@ class CounterRoutes:
         limit = _int_param(query.get("limit"), "limit", DEFAULT_PAGE, 1, MAX_PAGE)
         after = query.get("after", "")
         store = await self.runtime.store()
-        keys = [key for key in await store.namespace_keys(namespace) if key > after]
+        # O(limit) at any namespace size: the index is sorted, paged from the cursor
+        keys = await store.namespace_page(namespace, after=after, count=limit + 1)
         page = await _infos(store, namespace, keys[:limit])
         return json_response(
             {
@@ -153,13 +154,7 @@ class CounterRoutes:
 async def _infos(store: Store, namespace: str, keys: list[str]) -> list[CounterInfo]:
     """The counters still alive; expired ones leave the namespace index."""
 
-    async def one(key: str) -> CounterInfo | None:
-        try:
-            return await store.info(namespace, key)
-        except CounterNotFound:
-            return None
-
-    found = await asyncio.gather(*(one(key) for key in keys))
+    found = await store.infos(namespace, keys)  # one pipelined round trip
     gone = [key for key, info in zip(keys, found, strict=True) if info is None]
     await store.forget_keys(namespace, gone)
     return [info for info in found if info is not None]

@@ -143,6 +143,8 @@ class StoreBase:
 
 
 def valid_reply(name: str, reply: Any) -> list[Any]:
+    if not isinstance(reply, list):  # a bare value: a hot script's success (hit, update)
+        return [Status.OK, reply]
     if reply[0] == Status.INVALID:
         raise InvalidInput(f"invalid argument to {name}: {as_text(reply[1])}")
     return list(reply)

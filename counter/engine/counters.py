@@ -2,7 +2,8 @@
 
 One method per operation; each is one atomic script on the counter's own hash slot (or a
 single read command). The namespace index lives in the namespace's slot, so it is a
-separate command after the script.
+separate script after the counter's. Concurrent hits and reads of one key in this process
+are coalesced (``coalesce.py``). The key layout is in ``docs/architecture.md``.
 """
 
 from __future__ import annotations
@@ -10,15 +11,33 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 import orjson
 
+from counter.engine import history as stored_history
 from counter.engine.base import StoreBase, as_text, driver_errors
+from counter.engine.coalesce import Coalescer
+from counter.engine.names import INT64_MAX, INT64_MIN
 from counter.engine.records import CounterRecord
 from counter.engine.scripts import Status
-from counter.errors import CounterExists, CounterNotFound, OutOfBounds, Overflow, ResetDisabled
+from counter.errors import (
+    CounterExists,
+    CounterNotFound,
+    InvalidInput,
+    OutOfBounds,
+    Overflow,
+    ResetDisabled,
+    StoreError,
+)
 
-HOURLY_RETENTION_MS = 8 * 86_400_000  # hourly buckets cover the last 7 days, plus today
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+LEGACY_HOURLY_DAYS = 8  # before 0.2: one hourly hash per day, today and 7 days back
+INDEX_PAGE = 1000  # keys per index read when a caller wants a whole namespace
+
+CounterName = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +60,44 @@ class HitResult:
     created: bool
 
 
+HitOutcome = HitResult | OutOfBounds | Overflow
+
+
 class CounterStore(StoreBase):
     """The CountAPI operations and the counter management that ``/api/v0`` adds."""
 
-    def _history(self, namespace: str, key: str) -> tuple[list[str], list[str | int]]:
-        """Keys and ARGV block shared by hit and update: the time buckets for now."""
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._hits: Coalescer[CounterName, HitResult] = Coalescer(self._hit_units)
+        self._gets: Coalescer[CounterName, int] = Coalescer(self._get_units)
+
+    def _pair(self, namespace: str, key: str) -> list[str]:
+        return [self.keys.counter(namespace, key), self.keys.history(namespace, key)]
+
+    async def _counter_eval(
+        self, name: str, namespace: str, key: str, args: Sequence[str | int]
+    ) -> list[Any]:
+        """A counter script; a counter in the pre-0.2 layout is migrated and the call repeated."""
+        keys = self._pair(namespace, key)
+        reply = await self._eval(name, keys, args)
+        if reply[0] == Status.MIGRATE:
+            await self._migrate(namespace, key)
+            reply = await self._eval(name, keys, args)
+        return reply
+
+    async def _migrate(self, namespace: str, key: str) -> None:
         now = self.clock()
-        return self._buckets(namespace, key, now=now, at=now)
+        days = [now // DAY_MS - back for back in range(LEGACY_HOURLY_DAYS)]
+        names = [_yyyymmdd(day) for day in days]
+        await self._eval(
+            "migrate",
+            [
+                *self._pair(namespace, key),
+                self.keys.legacy_daily(namespace, key),
+                *(self.keys.legacy_hourly(namespace, key, name) for name in names),
+            ],
+            [now // HOUR_MS, *days],
+        )
 
     async def create(
         self,
@@ -60,38 +110,52 @@ class CounterStore(StoreBase):
         update_upperbound: int = 1,
     ) -> None:
         """Create a counter; raises CounterExists if it is already there."""
+        now = self.clock()
         reply = await self._eval(
             "create",
-            [self.keys.counter(namespace, key)],
+            self._pair(namespace, key),
             [
                 value,
                 int(enable_reset),
                 update_lowerbound,
                 update_upperbound,
-                self.clock(),
+                now,
                 self.ttl_ms,
+                now // HOUR_MS,
             ],
         )
         if reply[0] == Status.EXISTS:
             raise CounterExists(f"{namespace}/{key} already exists")
-        await self._index(namespace, key)
+        await self._index(namespace, [key])
 
     async def hit(self, namespace: str, key: str) -> HitResult:
-        """Add 1, creating the counter when missing."""
-        keys, args = self._history(namespace, key)
-        status, value, created = await self._eval("hit", keys, args)
-        if status == Status.OUT_OF_BOUNDS:
-            raise OutOfBounds(int(value))
-        if status == Status.OVERFLOW:
-            raise Overflow(int(value))
-        if created:
-            await self._index(namespace, key)
-        return HitResult(int(value), bool(created))
+        """Add 1, creating the counter when missing (concurrent hits share one script)."""
+        return await self._hits.call((namespace, key))
+
+    async def _hit_units(self, name: CounterName, n: int) -> list[HitResult | Exception]:
+        """n coalesced hits, decided per unit: the n consecutive values ending at Redis's."""
+        namespace, key = name
+        now = self.clock()
+        [outcome] = await self.count_batch(namespace, [(key, n, now)], now=now)
+        if isinstance(outcome, HitResult):
+            last = outcome.value
+            return [HitResult(last - n + 1 + i, outcome.created and i == 0) for i in range(n)]
+        if isinstance(outcome, Overflow) and n > 1:
+            # Near the int64 edge some units may still fit: decide them one by one, in order.
+            units: list[HitResult | Exception] = []
+            for _ in range(n):
+                [single] = await self.count_batch(namespace, [(key, 1, now)], now=now)
+                units.append(single)
+            return units
+        return [type(outcome)(outcome.value) for _ in range(n)]  # one exception per caller
 
     async def update(self, namespace: str, key: str, amount: int) -> int:
         """Add ``amount`` if it lies within the counter's bounds; returns the new value."""
-        keys, args = self._history(namespace, key)
-        reply = await self._eval("update", keys, [amount, *args])
+        if not INT64_MIN <= amount <= INT64_MAX:  # update.lua trusts its arguments
+            raise InvalidInput("invalid argument to update: amount")
+        reply = await self._counter_eval(
+            "update", namespace, key, [amount, self.clock() // HOUR_MS, self.ttl_ms]
+        )
         status = reply[0]
         if status == Status.MISSING:
             raise CounterNotFound(f"{namespace}/{key}")
@@ -103,9 +167,7 @@ class CounterStore(StoreBase):
 
     async def set(self, namespace: str, key: str, value: int) -> int:
         """Replace the value of a resettable counter; returns the old value."""
-        reply = await self._eval(
-            "set", [self.keys.counter(namespace, key)], [value, self.clock(), self.ttl_ms]
-        )
+        reply = await self._counter_eval("set", namespace, key, [value, self.ttl_ms])
         if reply[0] == Status.MISSING:
             raise CounterNotFound(f"{namespace}/{key}")
         if reply[0] == Status.RESET_DISABLED:
@@ -113,43 +175,51 @@ class CounterStore(StoreBase):
         return int(reply[1])
 
     async def get(self, namespace: str, key: str) -> int:
-        """The counter's value (one HGET: a read needs no script to be atomic)."""
+        """The counter's value (one HGET, shared by the concurrent reads of the key)."""
+        return await self._gets.call((namespace, key))
+
+    async def _get_units(self, name: CounterName, n: int) -> list[int | Exception]:
+        namespace, key = name
         async with driver_errors():
             value = await self.transport.command("HGET", self.keys.counter(namespace, key), "value")
         if value is None:
-            raise CounterNotFound(f"{namespace}/{key}")
-        return int(value)
+            return [CounterNotFound(f"{namespace}/{key}") for _ in range(n)]
+        return [int(value)] * n
 
     async def info(self, namespace: str, key: str) -> CounterInfo:
         """The counter with its metadata and remaining time to live."""
-        reply = await self._eval("info", [self.keys.counter(namespace, key)], [])
-        if reply[0] == Status.MISSING:
+        [found] = await self.infos(namespace, [key])
+        if found is None:
             raise CounterNotFound(f"{namespace}/{key}")
-        _, value, created, enable_reset, lower, upper, ttl = reply
-        return CounterInfo(
-            namespace=namespace,
-            key=key,
-            value=int(value),
-            created=int(created),
-            enable_reset=as_text(enable_reset) == "1",
-            update_lowerbound=int(lower),
-            update_upperbound=int(upper),
-            ttl=int(ttl),
-        )
+        return found
+
+    async def infos(self, namespace: str, keys: Sequence[str]) -> list[CounterInfo | None]:
+        """``info`` of many counters in one round trip where possible; None for the missing."""
+        calls: list[tuple[list[str], list[str | int]]] = [
+            ([self.keys.counter(namespace, key)], []) for key in keys
+        ]
+        replies = await self._eval_many("info", calls) if calls else []
+        return [_info(namespace, key, reply) for key, reply in zip(keys, replies, strict=True)]
 
     async def count_batch(
         self, namespace: str, groups: Sequence[tuple[str, int, int]], *, now: int
-    ) -> list[HitResult | OutOfBounds | Overflow]:
-        """``count_hits`` for many ``(key, hits, at)`` groups in one round trip where possible."""
-        calls = []
-        for key, hits, at in groups:
-            keys, args = self._buckets(namespace, key, now=now, at=at)
-            calls.append((keys, [hits, *args]))
-        results: list[HitResult | OutOfBounds | Overflow] = []
+    ) -> list[HitOutcome]:
+        """``hits`` +1 steps at ``at`` for each ``(key, hits, at)`` group; all or none per group."""
+        if any(hits < 1 for _, hits, _ in groups):  # hit.lua trusts its arguments
+            raise InvalidInput("invalid argument to hit: hits")
+        calls = [
+            (self._pair(namespace, key), [hits, at // HOUR_MS, self.ttl_ms, now])
+            for key, hits, at in groups
+        ]
+        replies = await self._eval_many("hit", calls)
+        for index, reply in enumerate(replies):
+            if reply[0] == Status.MIGRATE:  # once per counter written before 0.2
+                await self._migrate(namespace, groups[index][0])
+                replies[index] = await self._eval("hit", *calls[index])
+        results: list[HitOutcome] = []
         created = []
-        for (key, _, _), (status, value, made) in zip(
-            groups, await self._eval_many("count_hits", calls), strict=True
-        ):
+        for (key, _, _), reply in zip(groups, replies, strict=True):
+            status, value, made = (*reply, 0)[:3]
             if status == Status.OUT_OF_BOUNDS:
                 results.append(OutOfBounds(int(value)))
             elif status == Status.OVERFLOW:
@@ -158,9 +228,7 @@ class CounterStore(StoreBase):
                 results.append(HitResult(int(value), bool(made)))
                 if made:
                     created.append(key)
-        if created:
-            async with driver_errors():
-                await self.redis.sadd(self.keys.namespace_index(namespace), *created)
+        await self._index(namespace, created)
         return results
 
     async def count_hits(
@@ -171,21 +239,6 @@ class CounterStore(StoreBase):
         if isinstance(result, OutOfBounds | Overflow):
             raise result
         return result
-
-    def _buckets(
-        self, namespace: str, key: str, *, now: int, at: int
-    ) -> tuple[list[str], list[str | int]]:
-        """Keys and the history ARGV block for an increment recorded at ``at`` (ms)."""
-        day_start = at - at % 86_400_000
-        stamp = time.gmtime(at / 1000)
-        day = time.strftime("%Y%m%d", stamp)
-        keys = [
-            self.keys.counter(namespace, key),
-            self.keys.daily(namespace, key),
-            self.keys.hourly(namespace, key, day),
-        ]
-        hour = f"{stamp.tm_hour:02d}"
-        return keys, [now, self.ttl_ms, day, hour, day_start + HOURLY_RETENTION_MS]
 
     async def put(
         self,
@@ -199,9 +252,10 @@ class CounterStore(StoreBase):
         update_upperbound: int | None = None,
     ) -> int | None:
         """Set a counter whatever its enable_reset, creating it; returns the old value."""
-        reply = await self._eval(
+        reply = await self._counter_eval(
             "put",
-            [self.keys.counter(namespace, key)],
+            namespace,
+            key,
             [
                 value,
                 "" if enable_reset is None else int(enable_reset),
@@ -209,28 +263,34 @@ class CounterStore(StoreBase):
                 "" if update_upperbound is None else update_upperbound,
                 now,
                 self.ttl_ms,
+                now // HOUR_MS,
             ],
         )
         if reply[2]:
-            await self._index(namespace, key)
+            await self._index(namespace, [key])
             return None
         return int(reply[1])
 
     async def delete(self, namespace: str, key: str, *, now: int) -> bool:
-        """Remove a counter and its history; False when there was none."""
-        names = [self.keys.counter(namespace, key), self.keys.daily(namespace, key)]
-        names += [self.keys.hourly(namespace, key, day) for day in _recent_days(now)]
+        """Remove a counter and its history (either layout); False when there was none."""
+        names = [*self._pair(namespace, key), self.keys.legacy_daily(namespace, key)]
+        days = (now // DAY_MS - back for back in range(LEGACY_HOURLY_DAYS))
+        names += [self.keys.legacy_hourly(namespace, key, _yyyymmdd(day)) for day in days]
         async with driver_errors():
             removed = await self.redis.delete(*names)  # one slot: one atomic DEL
-            await self.redis.srem(self.keys.namespace_index(namespace), key)
+        await self.forget_keys(namespace, [key])
         return bool(removed)
 
     async def restore(self, namespace: str, key: str, record: CounterRecord, *, now: int) -> None:
         """Write one counter from a snapshot, replacing what is there."""
-        daily = [part for day, count in sorted(record.daily.items()) for part in (day, str(count))]
+        daily = [
+            part
+            for day, count in sorted(record.daily.items())
+            for part in (str(_day_number(day)), str(count))
+        ]
         await self._eval(
             "restore",
-            [self.keys.counter(namespace, key), self.keys.daily(namespace, key)],
+            [*self._pair(namespace, key), self.keys.legacy_daily(namespace, key)],
             [
                 record.value,
                 record.created,
@@ -238,51 +298,84 @@ class CounterStore(StoreBase):
                 record.update_lowerbound,
                 record.update_upperbound,
                 orjson.dumps(daily).decode(),
-                now,
+                now // HOUR_MS,
                 self.ttl_ms,
             ],
         )
-        await self._index(namespace, key)
+        await self._index(namespace, [key])
 
     async def history(
         self, namespace: str, key: str, *, now: int
     ) -> tuple[dict[str, int], dict[str, int]]:
         """Daily counts (``yyyymmdd``) and hourly counts of the last 7 days (``yyyymmddhh``)."""
-        days = _recent_days(now)
-        async with driver_errors(), self.redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(self.keys.daily(namespace, key))
-            for day in days:
-                pipe.hgetall(self.keys.hourly(namespace, key, day))
-            replies = await pipe.execute()
-        daily = {as_text(day): int(count) for day, count in replies[0].items()}
-        hourly = {
-            f"{day}{as_text(hour)}": int(count)
-            for day, reply in zip(days, replies[1:], strict=True)
-            for hour, count in reply.items()
-        }
-        return daily, hourly
+        reply = await self._counter_eval("read_history", namespace, key, [])
+        if reply[0] == Status.MISSING:
+            return {}, {}
+        _, value, pending_hour, hv, stored = reply
+        history = stored_history.parse(as_text(stored))
+        history.add(int(pending_hour), int(value) - int(hv))
+        return history.named(now, self.ttl_ms)
+
+    async def namespace_page(self, namespace: str, *, after: str, count: int) -> list[str]:
+        """Up to ``count`` keys of the namespace index after ``after``, sorted (O(count))."""
+        reply = await self._eval(
+            "index_page", [self.keys.namespace_index(namespace)], [after, count]
+        )
+        return [as_text(member) for member in reply[1:]]
 
     async def namespace_keys(self, namespace: str) -> list[str]:
         """Keys in the namespace index, sorted (may include expired counters)."""
-        async with driver_errors():
-            members = await self.redis.smembers(self.keys.namespace_index(namespace))
-        return sorted(as_text(member) for member in members)
+        keys: list[str] = []
+        while True:
+            page = await self.namespace_page(
+                namespace, after=keys[-1] if keys else "", count=INDEX_PAGE
+            )
+            keys += page
+            if len(page) < INDEX_PAGE:
+                return keys
 
     async def forget_keys(self, namespace: str, keys: Sequence[str]) -> None:
         """Drop expired counters from the namespace index."""
         if keys:
-            async with driver_errors():
-                await self.redis.srem(self.keys.namespace_index(namespace), *keys)
+            index = [self.keys.namespace_index(namespace)]
+            await self._eval_many("index_remove", [(index, [key]) for key in keys])
 
-    async def _index(self, namespace: str, key: str) -> None:
+    async def _index(self, namespace: str, keys: Sequence[str]) -> None:
         # A separate command: the index lives in the namespace's slot, not the counter's.
         # Listings prune members whose counter has expired.
-        async with driver_errors():
-            await self.transport.command("SADD", self.keys.namespace_index(namespace), key)
+        if not keys:
+            return
+        index = self.keys.namespace_index(namespace)
+        try:
+            async with driver_errors():
+                await self.transport.command("ZADD", index, *(x for k in keys for x in ("0", k)))
+        except StoreError:  # WRONGTYPE: a plain set from before 0.2, converted by the script
+            await self._eval_many("index_add", [([index], [key]) for key in keys])
 
 
-def _recent_days(now: int) -> list[str]:
-    """The ``yyyymmdd`` names of the hourly buckets that may still exist at ``now``."""
-    days = HOURLY_RETENTION_MS // 86_400_000
-    stamps = (time.gmtime(now / 1000 - 86_400 * back) for back in range(days))
-    return [time.strftime("%Y%m%d", stamp) for stamp in stamps]
+def _info(namespace: str, key: str, reply: list[Any]) -> CounterInfo | None:
+    if reply[0] == Status.MISSING:
+        return None
+    _, value, created, enable_reset, lower, upper, ttl = reply
+    return CounterInfo(
+        namespace=namespace,
+        key=key,
+        value=int(value),
+        created=int(created),
+        enable_reset=as_text(enable_reset) == "1",
+        update_lowerbound=int(lower),
+        update_upperbound=int(upper),
+        ttl=int(ttl),
+    )
+
+
+def _yyyymmdd(day: int) -> str:
+    return time.strftime("%Y%m%d", time.gmtime(day * 86_400))
+
+
+def _day_number(yyyymmdd: str) -> int:
+    day = date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
+    return day.toordinal() - _EPOCH_ORDINAL
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()

@@ -3,7 +3,7 @@
 Each counter's keys share the hash tag ``{ns/key}`` and each namespace's keys share
 ``{ns}``, so every script touches one hash slot and runs unchanged on Redis Cluster.
 Names reach this module validated (see ``names.py``): a ``{`` or ``}`` in a name would
-move the slot.
+move the slot. The layout of each key is described in ``docs/architecture.md`` (Key layout).
 """
 
 from __future__ import annotations
@@ -20,10 +20,16 @@ class Keys:
     def counter(self, namespace: str, key: str) -> str:
         return f"{self.prefix}{{{namespace}/{key}}}"
 
-    def daily(self, namespace: str, key: str) -> str:
+    def history(self, namespace: str, key: str) -> str:
+        """The compact daily and hourly history string (``lua/lib/history.lua``)."""
+        return f"{self.prefix}{{{namespace}/{key}}}:h"
+
+    def legacy_daily(self, namespace: str, key: str) -> str:
+        """Before 0.2: one hash of daily counts; read only to migrate it."""
         return f"{self.prefix}{{{namespace}/{key}}}:d"
 
-    def hourly(self, namespace: str, key: str, day: str) -> str:
+    def legacy_hourly(self, namespace: str, key: str, day: str) -> str:
+        """Before 0.2: one hash of hourly counts per ``yyyymmdd``; read only to migrate it."""
         return f"{self.prefix}{{{namespace}/{key}}}:h:{day}"
 
     def namespace_index(self, namespace: str) -> str:

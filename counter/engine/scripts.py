@@ -1,7 +1,8 @@
 """The Lua scripts shipped with the package: loading, headers, and reply statuses.
 
-Each operation is one file in ``lua/``; the helpers in ``lua/lib/`` are prepended
-so every script stays a single atomic EVALSHA.
+Each operation is one file in ``lua/``; the helpers in ``lua/lib/`` it names on a
+``Library:`` header line are prepended (``status`` and ``int64`` when it names none), so
+every script stays a single atomic EVALSHA and the hot ones pay for no unused helper.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from enum import IntEnum
 from functools import cache
 from pathlib import Path
 
-_LIBRARY = ("status.lua", "int64.lua", "counter.lua")
+_DEFAULT_LIBRARY = ("status", "int64")
+_HEADER_LIBRARY = re.compile(r"^\s*Library:\s*(.+)$", re.MULTILINE)
 _HEADER_KEY = re.compile(r"KEYS\[(\d+)\]")
 _HEADER_ARG = re.compile(r"ARGV\[(\d+)\]")
 
@@ -27,6 +29,7 @@ class Status(IntEnum):
     OVERFLOW = 3
     EXISTS = 4
     RESET_DISABLED = 5
+    MIGRATE = 6
 
 
 def lua_dir() -> Path:
@@ -63,7 +66,11 @@ def load(name: str) -> ScriptSource:
     header = _header(body)
     keys = {int(n) for n in _HEADER_KEY.findall(header)}
     args = {int(n) for n in _HEADER_ARG.findall(header)}
-    library = "\n".join((root / "lib" / lib).read_text() for lib in _LIBRARY)
+    named = _HEADER_LIBRARY.search(header)
+    library_names = (
+        [part.strip() for part in named.group(1).split(",")] if named else _DEFAULT_LIBRARY
+    )
+    library = "\n".join((root / "lib" / f"{lib}.lua").read_text() for lib in library_names)
     return ScriptSource(
         name=name,
         header=header,

@@ -2,4 +2,4 @@
   Prepended first to every operation script; defines no KEYS or ARGV. ]]
 
 local INVALID = -1
-local OK, MISSING, OUT_OF_BOUNDS, OVERFLOW, EXISTS, RESET_DISABLED = 0, 1, 2, 3, 4, 5
+local OK, MISSING, OUT_OF_BOUNDS, OVERFLOW, EXISTS, RESET_DISABLED, MIGRATE = 0, 1, 2, 3, 4, 5, 6

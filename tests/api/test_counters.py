@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import httpx
 import orjson
@@ -61,9 +63,11 @@ async def test_list_pages_through_a_namespace_and_prunes_expired(
 async def test_read_one_with_history(
     http: httpx.AsyncClient, headers: dict[str, str], store: Store
 ) -> None:
+    # 20 days back: inside the counters' ttl (daily history), older than the 7 days of hourly
+    past = datetime.fromtimestamp(time.time() // 1 - 20 * 86_400, UTC)
     hits = {
         "no_sessions": True,
-        "hits": [{"path": "/h"}, {"path": "/h", "created_at": "2026-01-05T10:00:00Z"}],
+        "hits": [{"path": "/h"}, {"path": "/h", "created_at": past.strftime("%Y-%m-%dT%H:%M:%SZ")}],
     }
     assert (
         await http.post("/api/v0/count", headers=headers, json={**hits, "namespace": "site.com"})
@@ -72,8 +76,8 @@ async def test_read_one_with_history(
     assert response.status_code == 200
     body = response.json()
     assert body["value"] == 2
-    assert body["daily"]["2026-01-05"] == 1 and sum(body["daily"].values()) == 2
-    assert sum(body["hourly"].values()) == 1  # the January hit is older than 7 days
+    assert body["daily"][past.strftime("%Y-%m-%d")] == 1 and sum(body["daily"].values()) == 2
+    assert sum(body["hourly"].values()) == 1  # the past hit is older than 7 days
     missing = await http.get("/api/v0/counters/site.com/none-here", headers=headers)
     assert (missing.status_code, missing.json()) == (404, {"error": "not found"})
     bad = await http.get("/api/v0/counters/site.com/x", headers=headers)
@@ -143,7 +147,7 @@ async def test_reset_and_delete(
     deleted = await http.delete("/api/v0/counters/site.com/gone-soon", headers=headers)
     assert deleted.status_code == 204 and deleted.content == b""
     assert (await http.get("/get/site.com/gone-soon")).status_code == 404
-    assert await store.redis.exists(store.keys.daily("site.com", "gone-soon")) == 0
+    assert await store.redis.exists(store.keys.history("site.com", "gone-soon")) == 0
     assert "gone-soon" not in await store.namespace_keys("site.com")
     again = await http.delete("/api/v0/counters/site.com/gone-soon", headers=headers)
     assert again.status_code == 404
