@@ -5,24 +5,24 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
-import orjson
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from counter.api import PREFIX as API_PREFIX
 from counter.api import ApiV0
-from counter.errors import CounterError
+from counter.api.openapi import openapi_json
 from counter.runtime import Runtime
 from counter.settings import Settings
 from counter.web.cors import CORSMiddleware
 from counter.web.countapi import CountApi
+from counter.web.dashboard import Dashboard
 from counter.web.errors import RetryAfter, json_error_handlers
+from counter.web.health import Health
 from counter.web.hotpath import HotPath
+from counter.web.metrics import Metrics, MetricsMiddleware
 from counter.web.ratelimit import Limit, PublicIpLimit
 
 
@@ -41,12 +41,7 @@ def create_app(
     countapi = CountApi(runtime)
     api = ApiV0(runtime, clock=clock)
 
-    async def health(request: Request) -> Response:
-        try:
-            await (await runtime.store()).ping()
-        except CounterError:
-            return _json({"status": "unavailable"}, 503)
-        return _json({"status": "ok"}, 200)
+    health = Health(runtime)
 
     @asynccontextmanager
     async def own_lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -61,17 +56,37 @@ def create_app(
                 PublicIpLimit,
                 runtime=runtime,
                 limit=limit,
-                skip_prefixes=(API_PREFIX + "/", "/healthz"),
+                skip_prefixes=(API_PREFIX + "/", "/healthz", "/readyz", "/metrics"),
                 clock=clock,
             )
         )
+    metrics_routes = []
+    metrics = record_hot = None
+    router_metrics = []
+    if runtime.settings.metrics:  # off by default: then nothing of it is installed
+        metrics = Metrics()
+        runtime.script_observer = metrics.record_script
+        api.exporter.on_running = metrics.export_running
+        if runtime.settings.public_ip_limit:  # it may answer first: measure from outside
+            middleware.insert(0, Middleware(MetricsMiddleware, metrics=metrics))
+        else:  # the hot path times its own answers; everything else is measured at the
+            # router (CORS preflights, answered before either, are not counted)
+            record_hot = metrics.record_request
+            router_metrics.append(Middleware(MetricsMiddleware, metrics=metrics))
+        if not runtime.settings.metrics_port:  # else `counter serve` listens on that port
+            metrics_routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
     # Innermost: plain /hit and /get are answered before the router, after CORS and limits.
-    middleware.append(Middleware(HotPath, countapi=countapi))
+    middleware.append(Middleware(HotPath, countapi=countapi, record=record_hot))
+    middleware.extend(router_metrics)
     app = Starlette(
         routes=[
             *countapi.routes(),
-            Route("/healthz", health, methods=["GET"]),
+            Route("/healthz", health.healthz, methods=["GET"]),
+            Route("/readyz", health.readyz, methods=["GET"]),
+            Route("/openapi.json", openapi_json, methods=["GET"]),
+            *metrics_routes,
             Mount(API_PREFIX, app=api.app),
+            Mount("/dashboard", app=Dashboard()),
         ],
         middleware=middleware,
         exception_handlers=json_error_handlers(),
@@ -79,6 +94,7 @@ def create_app(
     )
     app.state.counter_runtime = runtime
     app.state.counter_api = api
+    app.state.counter_metrics = metrics
     return app
 
 
@@ -88,6 +104,8 @@ async def _running(app: Starlette) -> AsyncIterator[None]:
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(app.state.counter_runtime.running())
         await stack.enter_async_context(app.state.counter_api.running())
+        if app.state.counter_metrics is not None:
+            stack.push_async_callback(app.state.counter_metrics.close)
         yield
 
 
@@ -100,7 +118,3 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     """
     async with _running(app):
         yield
-
-
-def _json(body: dict[str, object], status: int) -> Response:
-    return Response(orjson.dumps(body), status, media_type="application/json")

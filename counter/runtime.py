@@ -7,6 +7,7 @@ when it is mounted inside a host app that never sends it lifespan events.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,9 +16,11 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from counter.engine.base import ScriptObserver
 from counter.engine.keys import Keys
 from counter.engine.stats import StatsAggregator
 from counter.engine.store import Store
+from counter.errors import CounterError
 from counter.redis.cluster import check_cluster, connect_cluster
 from counter.redis.embedded import EmbeddedRedis
 from counter.redis.resp import RespTransport
@@ -53,6 +56,8 @@ class Runtime:
         self._store: Store | None = None
         self._embedded: EmbeddedRedis | None = None
         self._lock = asyncio.Lock()
+        # Set before the first request (metrics): told of every script call the Store makes.
+        self.script_observer: ScriptObserver | None = None
         self.stats = StatsAggregator(self.store, settings.stats_flush_ms)
 
     async def store(self) -> Store:
@@ -61,6 +66,7 @@ class Runtime:
             async with self._lock:
                 if self._store is None:
                     self._store = await self._open()
+                    self._store.observer = self.script_observer
                     self.stats.start()
         return self._store
 
@@ -107,7 +113,10 @@ class Runtime:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Runtime]:
-        await self.store()
+        store = await self.store()
+        # Loaded now so /readyz passes before the first request; Redis may be down yet.
+        with contextlib.suppress(CounterError):
+            await store.load_scripts()
         try:
             yield self
         finally:

@@ -68,6 +68,10 @@ class Settings:
     public_ip_window_s: int = 60
     # Comma-separated proxy addresses or networks whose X-Forwarded-For is believed.
     trusted_proxies: str = ""
+    # Prometheus metrics: off by default; on, GET /metrics answers (or, with a port, a
+    # separate listener that `counter serve` runs, so /metrics stays off the public port).
+    metrics: bool = False
+    metrics_port: int = 0
 
     def __post_init__(self) -> None:
         _check(1 <= self.port <= 65535, "port", "must be between 1 and 65535", self.port)
@@ -121,6 +125,12 @@ class Settings:
             "public_ip_window_s",
             "must be positive",
             self.public_ip_window_s,
+        )
+        _check(
+            0 <= self.metrics_port <= 65535,
+            "metrics_port",
+            "must be 0 (serve /metrics on the main port) or a TCP port",
+            self.metrics_port,
         )
         try:
             self.trusted_networks()
@@ -236,6 +246,15 @@ def _integer(name: str, raw: str) -> int:
     return int(raw)
 
 
+def _boolean(name: str, raw: str) -> bool:
+    text = raw.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"COUNTER_{name.upper()} must be 1 or 0 (true or false), got {raw!r}")
+
+
 _CONVERTERS: dict[str, Callable[[str, str], Any]] = {
     "port": _integer,
     "workers": _integer,
@@ -249,6 +268,8 @@ _CONVERTERS: dict[str, Callable[[str, str], Any]] = {
         for name in (*_POSITIVE_API_SETTINGS, "public_ip_limit", "public_ip_window_s")
     },
     "data_dir": lambda _name, raw: Path(raw),
+    "metrics": _boolean,
+    "metrics_port": _integer,
 }
 
 

@@ -150,3 +150,16 @@ def test_redis_cost_memory_and_index_benchmarks(embedded_redis: RedisProcess) ->
         "bench.index", "--redis-url", embedded_redis.url, "--counters", "2000", "--pages", "5"
     )
     assert re.search(r"^index page \(ZRANGEBYLEX, 100 keys\) +[\d.]+ +[\d.]+$", output, re.M)
+
+
+def test_metrics_cost_benchmark() -> None:
+    output = run_bench(
+        "bench.metrics_cost", "--rounds", "1", "--seconds", "1", "--connections", "4"
+    )
+    assert_versions(output)
+    assert re.search(r"^metrics off\s+\d+\s+\S+", output, re.M), output
+    assert re.search(r"^metrics on\s+\d+\s+\S+", output, re.M), output
+    assert re.search(r"on/off throughput ratio: \d\.\d{3}", output), output
+    assert re.search(r"metrics bookkeeping per /hit: \d+\.\d+ us CPU", output), output
+    cpu = r"server CPU per /hit \(median\): off \d+\.\d us, on \d+\.\d us"
+    assert re.search(cpu, output), output

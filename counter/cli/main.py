@@ -13,11 +13,14 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
+from counter.cli import counters as counters_cli
 from counter.cli import load as load_cli
 from counter.cli import servers
 from counter.cli import token as token_cli
+from counter.cli.metrics import metrics_directory, serve_metrics
 from counter.errors import ConfigError
 from counter.redis.cluster import check_cluster, connect_cluster
 from counter.redis.embedded import EmbeddedRedis
@@ -76,7 +79,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--ttl-ms", type=int, help="idle lifetime of a counter in ms (COUNTER_TTL_MS)"
     )
+    serve.add_argument(
+        "--metrics",
+        action="store_true",
+        default=None,
+        help="serve Prometheus metrics at /metrics (COUNTER_METRICS=1)",
+    )
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve /metrics on this port instead of the main one (COUNTER_METRICS_PORT)",
+    )
     token_cli.add_parser(commands)
+    counters_cli.add_parsers(commands)
     load_cli.add_parser(commands)
     return parser
 
@@ -84,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 def serve(settings: Settings) -> int:
     """Run the ASGI server until SIGINT/SIGTERM; the embedded Redis outlives every worker."""
     embedded = None
+    stack = ExitStack()
     gave_up = threading.Event()
     if settings.redis_cluster is not None:
         asyncio.run(_check_cluster(settings))
@@ -99,6 +115,10 @@ def serve(settings: Settings) -> int:
     try:
         # Workers are fresh processes that import counter.asgi: settings travel as env.
         os.environ.update(settings.to_env())
+        if settings.metrics:
+            stack.enter_context(metrics_directory())
+            if settings.metrics_port:
+                serve_metrics(settings.host, settings.metrics_port)
         print(
             f"counter {__version__} serving on http://{settings.host}:{settings.port} "
             f"({settings.server}, {settings.workers} worker(s), redis {_redis_target(settings)})",
@@ -108,6 +128,7 @@ def serve(settings: Settings) -> int:
         code = servers.run(settings)
         return 1 if gave_up.is_set() else code
     finally:
+        stack.close()
         if embedded is not None:
             embedded.stop()
 
@@ -131,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "load":  # a client of any server: needs none of the server settings
         return load_cli.run_command(args)
-    skip = {"command", *token_cli.TOKEN_OPTIONS}
+    skip = {"command", *token_cli.TOKEN_OPTIONS, *counters_cli.OPTIONS}
     options = {k: v for k, v in vars(args).items() if k not in skip}
     try:
         settings = Settings.from_env(**options)
@@ -139,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(settings)
         if args.command == "token":
             return token_cli.run(args, settings)
+        if args.command in counters_cli.COMMANDS:
+            return counters_cli.run(args, settings)
     except ConfigError as error:
         print(f"counter: error: {error}", file=sys.stderr)
         return 2

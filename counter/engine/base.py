@@ -24,6 +24,8 @@ from counter.errors import InvalidInput, StoreError, StoreUnavailable
 from counter.redis.transport import Arg, RedisPyTransport, Script, Transport
 
 Clock = Callable[[], int]
+# Told of every script round trip: (script name, calls in it, seconds, failed). Metrics use it.
+ScriptObserver = Callable[[str, int, float, bool], None]
 DEFAULT_TTL_MS = 15_778_800_000  # 182.625 days, CountAPI's six months
 
 
@@ -102,6 +104,7 @@ class StoreBase:
         self.keys = keys or Keys()
         self.ttl_ms = ttl_ms
         self.clock = clock
+        self.observer: ScriptObserver | None = None
         self._scripts: dict[str, tuple[scripts.ScriptSource, Script]] = {}
         for name in scripts.operation_names():
             source = scripts.load(name)
@@ -109,9 +112,19 @@ class StoreBase:
 
     async def _eval(self, name: str, keys: Sequence[str], args: Sequence[Arg]) -> list[Any]:
         script = self._script(name, [(keys, args)])
-        async with driver_errors():
-            reply = await self.transport.run_script(script, keys, args)
+        started = time.perf_counter() if self.observer is not None else 0.0
+        try:
+            async with driver_errors():
+                reply = await self.transport.run_script(script, keys, args)
+        except BaseException:
+            self._observe(name, 1, started, failed=True)
+            raise
+        self._observe(name, 1, started, failed=False)
         return valid_reply(name, reply)
+
+    def _observe(self, name: str, calls: int, started: float, *, failed: bool) -> None:
+        if self.observer is not None:
+            self.observer(name, calls, time.perf_counter() - started, failed)
 
     def _script(self, name: str, calls: Sequence[tuple[Sequence[str], Sequence[Arg]]]) -> Script:
         """The script, once every call's arity has been checked against its header."""
@@ -128,9 +141,37 @@ class StoreBase:
         if len(calls) == 1:
             return [await self._eval(name, *calls[0])]
         script = self._script(name, calls)
-        async with driver_errors():
-            replies = await self.transport.run_scripts(script, calls)
+        started = time.perf_counter() if self.observer is not None else 0.0
+        try:
+            async with driver_errors():
+                replies = await self.transport.run_scripts(script, calls)
+        except BaseException:
+            self._observe(name, len(calls), started, failed=True)
+            raise
+        self._observe(name, len(calls), started, failed=False)
         return [valid_reply(name, reply) for reply in replies]
+
+    async def scripts_loaded(self) -> bool:
+        """Whether Redis (every primary of a cluster) holds every script in its cache.
+
+        Asked through the client the scripts run on (on a cluster, redis-py sends
+        SCRIPT EXISTS to every primary and ANDs the answers)."""
+        shas = [script.sha for _, script in self._scripts.values()]
+        async with driver_errors():
+            if isinstance(self.transport, RedisPyTransport):
+                found = await self.redis.script_exists(*shas)
+            else:
+                found = await self.transport.command("SCRIPT", "EXISTS", *shas)
+        return all(bool(flag) for flag in found)
+
+    async def load_scripts(self) -> None:
+        """SCRIPT LOAD every script (on a cluster, into every primary)."""
+        async with driver_errors():
+            for _, script in self._scripts.values():
+                if isinstance(self.transport, RedisPyTransport):
+                    await self.redis.script_load(script.text)
+                else:
+                    await self.transport.command("SCRIPT", "LOAD", script.text)
 
     async def ping(self) -> None:
         async with driver_errors():

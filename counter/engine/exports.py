@@ -53,6 +53,8 @@ class Exporter:
         self.clock = clock
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._closing = False
+        # Told +1 when this process starts running a job and -1 when it ends (metrics).
+        self.on_running: Callable[[int], None] | None = None
 
     async def start(self, store: Store, namespace: str, start_from_hit_id: int) -> dict[str, str]:
         """Record a job and start its worker here; returns the job as stored."""
@@ -75,10 +77,17 @@ class Exporter:
             self._run(store, namespace, export_id, worker), name=f"export-{export_id}"
         )
         self._tasks[export_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(export_id, None))
+        task.add_done_callback(lambda _: self._job_ended(export_id))
+        if self.on_running is not None:
+            self.on_running(1)
         job = await store.export_job(namespace, export_id)
         assert job is not None
         return job
+
+    def _job_ended(self, export_id: int) -> None:
+        self._tasks.pop(export_id, None)
+        if self.on_running is not None:
+            self.on_running(-1)
 
     async def job(self, store: Store, namespace: str, export_id: int) -> dict[str, str] | None:
         """The job's state; a running job whose lease ran out is failed first."""

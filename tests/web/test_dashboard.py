@@ -1,0 +1,244 @@
+"""``/dashboard`` in real headless Chromium (Debian's, driven by Playwright): sign in, see the
+numbers this test wrote, change counters with ``manage``, be refused without it.
+
+Screenshots (desktop light, desktop dark, phone) go to tests/screenshots/; the desktop one is
+also docs/img/dashboard.png, the README's picture.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+
+from tests.servers import RedisProcess, ServeProcess
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent.parent
+SHOTS = ROOT / "tests" / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+def token(where: list[str], name: str, perms: str) -> str:
+    created = subprocess.run(
+        [sys.executable, "-m", "counter.cli", "token", "create", "--name", name, "--perm", perms,
+         "--namespace", "site.com", *where],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return created.stdout.splitlines()[-1]
+
+
+@pytest.fixture
+def server(
+    embedded_redis: RedisProcess, prefix: str, tmp_path: Path
+) -> Iterator[tuple[str, list[str]]]:
+    where = ["--redis-url", embedded_redis.url, "--prefix", prefix]
+    serve = ServeProcess([*where, "--workers", "1"], {}, tmp_path).start()
+    try:
+        yield serve.base_url, where
+    finally:
+        serve.stop()
+        for key in embedded_redis.command("KEYS", f"{prefix}*") or []:  # type: ignore[union-attr]
+            embedded_redis.command("DEL", key)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+def open_dashboard(browser: Browser, base_url: str, secret: str, **context: object) -> Page:
+    page = browser.new_page(locale="en-US", **context)  # type: ignore[arg-type]
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    foreign: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(base_url) else foreign.append(r.url))
+    page.goto(f"{base_url}/dashboard/")
+    page.fill("#token", secret)
+    page.click("#sign-in-form button")
+    expect(page.locator("#board")).to_be_visible()
+    expect(page.locator("#loading")).to_have_text("")
+    page.errors = errors  # type: ignore[attr-defined]
+    page.foreign = foreign  # type: ignore[attr-defined]
+    return page
+
+
+def shoot(page: Page, name: str) -> Path:
+    SHOTS.mkdir(exist_ok=True)
+    path = SHOTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def month_of_hits(now: datetime) -> list[datetime]:
+    """When each of a month of pageviews happened: a weekly rhythm, today so far included."""
+    moments = []
+    for day in range(30):
+        for n in range(6 + (day * 5) % 9 + (4 if day % 7 in (1, 2) else 0)):
+            hours = n % (now.hour + 1) if day == 0 else (n * 5) % 24
+            moments.append(now - timedelta(days=day, hours=hours, minutes=n % 60))
+    return moments
+
+
+def send_hits(base_url: str, secret: str, hits: list[dict[str, object]]) -> None:
+    for start in range(0, len(hits), 500):
+        sent = httpx.post(
+            f"{base_url}/api/v0/count",
+            headers={"Authorization": f"Bearer {secret}"},
+            json={"namespace": "site.com", "no_sessions": True, "hits": hits[start : start + 500]},
+            timeout=30,
+        )
+        assert sent.status_code == 202, sent.text
+
+
+def test_dashboard_shows_and_manages_counters(
+    server: tuple[str, list[str]], browser: Browser
+) -> None:
+    base_url, where = server
+    now = datetime.now(UTC)
+    paths = {"/": 3, "/blog": 2, "/docs/install": 1}  # pageviews per moment below
+    moments = month_of_hits(now)
+    hits = [{"path": path, "created_at": at.isoformat()}
+            for at in moments for path, weight in paths.items() for _ in range(weight)]  # fmt: skip
+    send_hits(base_url, token(where, "ingest", "count"), hits)
+    for n in range(21):  # with the big one below: a second page in the table
+        assert httpx.get(f"{base_url}/hit/site.com/page-{n:02d}").status_code == 200
+    assert httpx.get(f"{base_url}/hit/site.com/home").status_code == 200
+    manager = token(where, "manager", "read,manage")
+    reader = token(where, "reader", "read")
+    today = sum(1 for at in moments if at.date() == now.date()) * 6 + 22
+    first = (now - timedelta(days=29)).date()
+    in_range = sum(1 for at in moments if at.date() >= first) * 6 + 22
+
+    page = open_dashboard(browser, base_url, manager, viewport={"width": 1280, "height": 900})
+    expect(page.locator("#total")).to_have_text(f"{len(hits) + 22:,}")
+    expect(page.locator("#today")).to_have_text(f"{today:,}")
+    expect(page.locator("#in-range")).to_have_text(f"{in_range:,}")
+    expect(page.locator("#count")).to_have_text("25")
+    expect(page.locator('tr[data-key="blog"] td.value')).to_have_text(f"{len(moments) * 2:,}")
+    expect(page.locator("#counters tbody tr")).to_have_count(25)
+    page.fill("#search", "page-1")
+    expect(page.locator("#counters tbody tr")).to_have_count(10)
+    page.fill("#search", "")
+    page.click('th[data-sort="value"]')  # largest first
+    expect(page.locator("#counters tbody tr").first).to_have_attribute("data-key", "...")
+    page.click('tr[data-key="blog"] td.key')  # the selected counter joins the charts
+    expect(page.locator("#daily-chart .u-legend")).to_contain_text("blog")
+    shutil.copy(shoot(page, "dashboard-desktop.png"), ROOT / "docs" / "img" / "dashboard.png")
+
+    # Beyond 2^53 the total stays exact (a float would round ...993 to ...992).
+    assert subprocess.run([sys.executable, "-m", "counter.cli", "set", "site.com/big",
+                           "9007199254740993", *where], check=False).returncode == 0  # fmt: skip
+    page.reload()  # the token is still in this tab's session
+    expect(page.locator("#total")).to_have_text(f"{9007199254740993 + len(hits) + 22:,}")
+    expect(page.locator('tr[data-key="big"] td.value')).to_have_text("9,007,199,254,740,993")
+    expect(page.locator("#page-info")).to_have_text("1\u201325 of 26")
+    page.click("#next")  # 26 counters: the second page holds one
+    expect(page.locator("#counters tbody tr")).to_have_count(1)
+    page.click("#prev")
+
+    page.locator('tr[data-key="home"]').get_by_role("button", name="set", exact=True).click()
+    page.fill("#confirm-value", "42")
+    page.click("#confirm-ok")
+    expect(page.locator('tr[data-key="home"] td.value')).to_have_text("42")
+    assert httpx.get(f"{base_url}/get/site.com/home").json() == {"value": 42}
+
+    page.locator('tr[data-key="blog"]').get_by_role("button", name="delete").click()
+    page.locator("#confirm button", has_text="Cancel").click()  # cancelled: nothing happens
+    expect(page.locator('tr[data-key="blog"]')).to_have_count(1)
+    page.locator('tr[data-key="blog"]').get_by_role("button", name="delete").click()
+    page.click("#confirm-ok")
+    expect(page.locator('tr[data-key="blog"]')).to_have_count(0)
+    assert httpx.get(f"{base_url}/get/site.com/blog").status_code == 404
+
+    page.fill("#new-key", "fresh")
+    page.fill("#new-value", "7")
+    page.click("#create-form button")
+    expect(page.locator('tr[data-key="fresh"] td.value')).to_have_text("7")
+    assert page.errors == [] and page.foreign == []  # type: ignore[attr-defined]
+
+    dark = open_dashboard(browser, base_url, manager, viewport={"width": 1280, "height": 900},
+                          color_scheme="dark")  # fmt: skip
+    expect(dark.locator('tr[data-key="home"] td.value')).to_have_text("42")
+    shoot(dark, "dashboard-desktop-dark.png")
+    phone = open_dashboard(browser, base_url, manager, viewport={"width": 390, "height": 844},
+                           device_scale_factor=2, is_mobile=True, has_touch=True)  # fmt: skip
+    expect(phone.locator('tr[data-key="home"] td.value')).to_have_text("42")
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways at phone width ({width}px)"
+    shoot(phone, "dashboard-phone.png")
+
+    # Without manage: no controls, a note, and the server refuses a write made anyway.
+    read_only = open_dashboard(browser, base_url, reader, viewport={"width": 1280, "height": 900})
+    expect(read_only.locator('tr[data-key="home"] td.value')).to_have_text("42")
+    expect(read_only.locator("#manage-note")).to_be_visible()
+    expect(read_only.locator("#counters tbody button")).to_have_count(0)
+    expect(read_only.locator("#create-form")).to_be_hidden()
+    refused = read_only.evaluate("Api.put('site.com', 'home', 1n).catch((e) => e.status)")
+    assert refused == 403
+    assert httpx.get(f"{base_url}/get/site.com/home").json() == {"value": 42}
+
+
+def test_dashboard_refuses_an_unknown_token(
+    server: tuple[str, list[str]], browser: Browser
+) -> None:
+    base_url, _ = server
+    page = browser.new_page()
+    page.goto(f"{base_url}/dashboard/")
+    page.fill("#token", "cnt_not-a-token")
+    page.click("#sign-in-form button")
+    expect(page.locator("#sign-in-error")).to_have_text("That token is not known to this server.")
+    expect(page.locator("#board")).to_be_hidden()
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def answer(route: Route, request: object, body: dict[str, object]) -> None:
+    route.fulfill(json=body)
+
+
+def test_dashboard_uses_stats_and_streams_where_the_server_has_them(
+    server: tuple[str, list[str]], browser: Browser
+) -> None:
+    """The stats API and streams come with other features; until a server has them, the
+    browser is handed GoatCounter-shaped answers here to show the panels light up."""
+    base_url, where = server
+    assert httpx.get(f"{base_url}/hit/site.com/home").status_code == 200
+    secret = token(where, "viewer", "read")
+    page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
+    stats = {
+        "hits": {"hits": [{"path": "/", "count": 120}, {"path": "/blog", "count": 45}],
+                 "more": False},
+        "toprefs": {"stats": [{"name": "news.ycombinator.com", "count": 30}], "more": False},
+        "browsers": {"stats": [{"name": "Firefox", "count": 70}], "more": False},
+        "systems": {"stats": [{"name": "Linux", "count": 60}], "more": False},
+        "sizes": {"stats": [{"name": "Computer monitors", "count": 80}], "more": False},
+    }  # fmt: skip
+    for name, body in stats.items():
+        page.route(f"**/api/v0/stats/{name}?*", partial(answer, body=body))
+    page.route("**/stream/site.com/home", lambda route: route.fulfill(
+        status=200, headers={"Content-Type": "text/event-stream"},
+        body='retry: 60000\ndata: {"value": 12345}\n\n'))  # fmt: skip
+    page.goto(f"{base_url}/dashboard/")
+    page.fill("#token", secret)
+    page.click("#sign-in-form button")
+    expect(page.locator("#stats")).to_be_visible()
+    expect(page.locator("#stats-note")).to_be_hidden()
+    expect(page.locator("#stats-hits li").first).to_have_text("/120")
+    expect(page.locator("#stats-browsers")).to_contain_text("Firefox")
+    page.click('tr[data-key="home"] td.key')
+    expect(page.locator('tr[data-key="home"] td.value')).to_have_text("12,345")
+    expect(page.locator("#total")).to_have_text("12,345")
