@@ -14,6 +14,7 @@ from starlette.routing import Mount, Route
 from counter.api import PREFIX as API_PREFIX
 from counter.api import ApiV0
 from counter.api.openapi import openapi_json
+from counter.engine.base import wall_clock_ms
 from counter.runtime import Runtime
 from counter.settings import Settings
 from counter.web.cors import CORSMiddleware
@@ -21,9 +22,12 @@ from counter.web.countapi import CountApi
 from counter.web.dashboard import Dashboard
 from counter.web.errors import RetryAfter, json_error_handlers
 from counter.web.health import Health
+from counter.web.goatcount import GoatCount, goatcounter_routes
 from counter.web.hotpath import HotPath
+from counter.web.ingest import Ingest
 from counter.web.metrics import Metrics, MetricsMiddleware
 from counter.web.ratelimit import Limit, PublicIpLimit
+from counter.web.vcounter import VisitorCounter
 
 
 def create_app(
@@ -39,7 +43,10 @@ def create_app(
     """
     runtime = Runtime(settings or Settings.from_env(), redis=redis)
     countapi = CountApi(runtime)
-    api = ApiV0(runtime, clock=clock)
+    ingest = Ingest(runtime, clock or wall_clock_ms)  # /count and /api/v0/count: one path
+    api = ApiV0(runtime, clock=clock, ingest=ingest)
+    count = GoatCount(runtime, ingest, clock or wall_clock_ms)
+    counter = VisitorCounter(runtime, count.namespace)
 
     health = Health(runtime)
 
@@ -81,6 +88,7 @@ def create_app(
     app = Starlette(
         routes=[
             *countapi.routes(),
+            *goatcounter_routes(count, counter),
             Route("/healthz", health.healthz, methods=["GET"]),
             Route("/readyz", health.readyz, methods=["GET"]),
             Route("/openapi.json", openapi_json, methods=["GET"]),

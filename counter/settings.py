@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from counter.engine.base import DEFAULT_TTL_MS
+from counter.engine.names import is_valid_name
 from counter.errors import ConfigError
 from counter.redis.embedded import maxmemory_bytes
 
@@ -72,6 +73,16 @@ class Settings:
     # separate listener that `counter serve` runs, so /metrics stays off the public port).
     metrics: bool = False
     metrics_port: int = 0
+    # GoatCounter for the web: /count finds its namespace from the Host header.
+    sites: str = ""  # "host=namespace,host=namespace"
+    default_site: str = "default"
+    count_limit: int = 4  # /count requests per client (IP + User-Agent) and window; 0: off
+    count_window_s: int = 1
+    stats_retention_days: int = 400
+    stats_member_cap: int = 1000  # members per day of a dimension (referrers, sizes, ...)
+    stats_max_paths: int = 100_000  # paths per namespace with statistics of their own
+    counter_cache_ms: int = 10_000  # the visitor counter's in-process cache; 0: off
+    geoip_db: Path | None = None  # a MaxMind database (GeoLite2-City/Country) for locations
 
     def __post_init__(self) -> None:
         _check(1 <= self.port <= 65535, "port", "must be between 1 and 65535", self.port)
@@ -132,6 +143,23 @@ class Settings:
             "must be 0 (serve /metrics on the main port) or a TCP port",
             self.metrics_port,
         )
+        _check(self.count_limit >= 0, "count_limit", "must be 0 (off) or more", self.count_limit)
+        _check(
+            self.counter_cache_ms >= 0,
+            "counter_cache_ms",
+            "must be 0 or more",
+            self.counter_cache_ms,
+        )
+        _check(
+            is_valid_name(self.default_site),
+            "default_site",
+            "must be a valid namespace name",
+            self.default_site,
+        )
+        try:
+            self.site_map()
+        except ValueError as error:
+            raise ConfigError(f"COUNTER_SITES (--site): {error}") from None
         try:
             self.trusted_networks()
         except ValueError as error:
@@ -188,6 +216,19 @@ class Settings:
         parts = (part.strip() for part in self.trusted_proxies.split(","))
         return tuple(ip_network(part, strict=False) for part in parts if part)
 
+    def site_map(self) -> dict[str, str]:
+        """``sites`` as host (lower case, no port) -> namespace."""
+        mapping = {}
+        for entry in (part.strip() for part in self.sites.split(",")):
+            if not entry:
+                continue
+            host, equals, namespace = entry.partition("=")
+            host, namespace = host.strip().lower(), namespace.strip()
+            if not equals or not host or not is_valid_name(namespace):
+                raise ValueError(f"{entry!r} is not HOST=NAMESPACE with a valid namespace")
+            mapping[host] = namespace
+        return mapping
+
     def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
@@ -213,6 +254,10 @@ _POSITIVE_API_SETTINGS = (
     "export_retention_s",
     "export_lease_ms",
     "export_page_size",
+    "count_window_s",
+    "stats_retention_days",
+    "stats_member_cap",
+    "stats_max_paths",
 )
 
 
@@ -265,11 +310,18 @@ _CONVERTERS: dict[str, Callable[[str, str], Any]] = {
     "header_timeout_s": _integer,
     **{
         name: _integer
-        for name in (*_POSITIVE_API_SETTINGS, "public_ip_limit", "public_ip_window_s")
+        for name in (
+            *_POSITIVE_API_SETTINGS,
+            "public_ip_limit",
+            "public_ip_window_s",
+            "count_limit",
+            "counter_cache_ms",
+        )
     },
     "data_dir": lambda _name, raw: Path(raw),
     "metrics": _boolean,
     "metrics_port": _integer,
+    "geoip_db": lambda _name, raw: Path(raw),
 }
 
 

@@ -8,7 +8,8 @@
           session ('' none), bot, ref, size, location, query, created_at (ms)
   ARGV[2] now (ms)   ARGV[3] max entries kept (int > 0)   ARGV[4] max age kept (ms > 0)
   ARGV[5] visit window (ms > 0): a session's first hit on a path within it is a first visit
-  Returns {status, first hit id, last hit id}: status 0 ok | {-1, argument name} invalid ]]
+  Returns {status, first hit id, last hit id, first visits}: status 0 ok, first visits a string
+    of one '1' or '0' per hit, in order | {-1, argument name} invalid ]]
 
 local FIELDS = {'p', 't', 'e', 'ua', 's', 'b', 'r', 'sz', 'l', 'q', 'c'}
 local ok, hits = pcall(cjson.decode, ARGV[1])
@@ -38,6 +39,7 @@ if newest ~= nil then
   end
 end
 local first = last - #hits + 1
+local visits = {}
 
 for index, hit in ipairs(hits) do
   local first_visit = '1'
@@ -55,6 +57,7 @@ for index, hit in ipairs(hits) do
   end
   entry[#entry + 1] = 'fv'
   entry[#entry + 1] = first_visit
+  visits[index] = first_visit
   local id = string.format('%.0f-%s', first + index - 1, ARGV[2])
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], id, unpack(entry))
 end
@@ -74,4 +77,4 @@ if oldest ~= nil and now - tonumber(string.match(oldest[1], '-(%d+)$')) >= max_a
   end
   redis.call('XTRIM', KEYS[1], 'MINID', keep_from)
 end
-return {OK, first, last}
+return {OK, first, last, table.concat(visits)}

@@ -163,3 +163,27 @@ def test_metrics_cost_benchmark() -> None:
     assert re.search(r"metrics bookkeeping per /hit: \d+\.\d+ us CPU", output), output
     cpu = r"server CPU per /hit \(median\): off \d+\.\d us, on \d+\.\d us"
     assert re.search(cpu, output), output
+
+
+def test_goatcounter_benchmark(embedded_redis: RedisProcess) -> None:
+    output = run_bench(
+        "bench.goatcounter",
+        "--redis-url",
+        embedded_redis.url,
+        "--duration",
+        "1",
+        "--connections",
+        "4",
+        "--calls",
+        "20",
+        "--paths",
+        "5",
+        "--days",
+        "3",
+    )
+    assert_versions(output)
+    rates = re.findall(r"^  /(hit|count)\S* .*?\s(\d+) req/s .* errors 0 ", output, re.M)
+    assert [route for route, _ in rates] == ["hit", "count", "count"], output
+    costs = re.findall(r"^  (count_hits|log_hits|record_stats) .*?([\d.]+) us/hit", output, re.M)
+    assert [name for name, _ in costs] == ["count_hits", "log_hits", "record_stats"], output
+    assert "B per path-day" in output and output.count(" ms\n") >= 6

@@ -20,11 +20,13 @@ from counter.api.counters import CounterRoutes
 from counter.api.export_routes import ExportRoutes
 from counter.api.guard import ApiGuard
 from counter.api.io import ApiError, json_response, token_of
+from counter.api.stats import StatsRoutes
 from counter.engine.exports import Exporter, ExportSettings
 from counter.engine.store import wall_clock_ms
 from counter.errors import CounterError, CounterNotFound
 from counter.runtime import Runtime
 from counter.web.errors import error_text, json_error_handlers, status_for
+from counter.web.ingest import Ingest
 from counter.web.ratelimit import Limit
 
 PREFIX = "/api/v0"
@@ -33,7 +35,13 @@ PREFIX = "/api/v0"
 class ApiV0:
     """The sub-app and the export runner it owns."""
 
-    def __init__(self, runtime: Runtime, *, clock: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        clock: Callable[[], int] | None = None,
+        ingest: Ingest | None = None,
+    ) -> None:
         settings = runtime.settings
         self.clock = clock or wall_clock_ms
         self.exporter = Exporter(
@@ -44,9 +52,11 @@ class ApiV0:
             ),
             self.clock,
         )
-        count = CountRoute(runtime, self.clock)
+        self.ingest = ingest or Ingest(runtime, self.clock)
+        count = CountRoute(runtime, self.clock, self.ingest)
         exports = ExportRoutes(runtime, self.exporter)
         counters = CounterRoutes(runtime, self.clock)
+        stats = StatsRoutes(runtime, self.clock)
         one = "/counters/{namespace}/{key}"
         routes = [
             Route("/me", me, methods=["GET"]),
@@ -61,6 +71,14 @@ class ApiV0:
             Route(f"{one}/reset", counters.reset, methods=["POST"]),
             Route("/snapshot/{namespace}", counters.snapshot, methods=["GET"]),
             Route("/snapshot/{namespace}", counters.restore, methods=["POST"]),
+            Route("/sites", stats.sites, methods=["GET"]),
+            Route("/sites/{id}", stats.site, methods=["GET"]),
+            Route("/paths", stats.paths, methods=["GET"]),
+            Route("/stats/total", stats.total, methods=["GET"]),
+            Route("/stats/hits", stats.hits, methods=["GET"]),
+            Route("/stats/hits/{path_id}", stats.refs, methods=["GET"]),
+            Route("/stats/{page}", stats.page, methods=["GET"]),
+            Route("/stats/{page}/{id}", stats.detail, methods=["GET"]),
         ]
         guard = Middleware(
             ApiGuard,

@@ -1,14 +1,11 @@
-"""``POST /api/v0/count``: a batch of GoatCounter hits -> counters and the namespace's hit log.
-
-Hits group by counter and hour, one ``hit`` script per group (each counter is its
-own hash slot), then one ``log_hits`` script appends every counted hit to the
-namespace's log. A hit a counter refuses (bounds, overflow) is reported, not logged.
+"""``POST /api/v0/count``: a batch of GoatCounter hits, validated, then stored by the same
+``web.ingest.Ingest`` as ``/count`` (counters, the namespace's hit log, its statistics),
+with ``Idempotency-Key`` retries answered from the first answer.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -18,29 +15,22 @@ from starlette.responses import Response
 
 from counter.api.io import ApiError, json_response, namespace_for, parse_json, read_body, require
 from counter.engine.hits import Hit, HitError, hit_day, parse_hit
-from counter.engine.records import LogLimits
-from counter.engine.store import Store
-from counter.errors import OutOfBounds, Overflow
+from counter.engine.sitehits import language_of
 from counter.runtime import Runtime
+from counter.web.ingest import Ingest
 
 MAX_HITS = 500
 IDEMPOTENCY_KEEP_MS = 86_400_000
 IDEMPOTENCY_CLAIM_MS = 60_000  # a request that died mid-batch blocks retries this long
-VISIT_WINDOW_MS = 8 * 3_600_000  # GoatCounter's session lifetime
 _BODY_FIELDS = frozenset({"namespace", "no_sessions", "hits", "filter"})
 
 
 class CountRoute:
-    def __init__(self, runtime: Runtime, clock: Callable[[], int]) -> None:
+    def __init__(self, runtime: Runtime, clock: Callable[[], int], ingest: Ingest) -> None:
         self.runtime = runtime
         self.clock = clock
-        settings = runtime.settings
-        self.body_limit = settings.api_max_body_bytes
-        self.log_limits = LogLimits(
-            max_entries=settings.hit_log_max_entries,
-            max_age_ms=settings.hit_log_max_age_days * 86_400_000,
-            visit_window_ms=VISIT_WINDOW_MS,
-        )
+        self.body_limit = runtime.settings.api_max_body_bytes
+        self.ingest = ingest
 
     async def handle(self, request: Request) -> Response:
         token = require(request, "count")
@@ -90,54 +80,27 @@ class CountRoute:
         now = self.clock()
         errors: dict[str, list[str]] = {}
         hits: dict[int, Hit] = {}
+        languages: dict[int, str] = {}
         store = await self.runtime.store()
         secrets = await store.session_secrets(hit_day(raw, now) for raw in raw_hits)
-        for index, raw in enumerate(raw_hits):
+        for index, raw_hit in enumerate(raw_hits):
+            if isinstance(raw_hit, dict) and not raw_hit.get("location") and raw_hit.get("ip"):
+                # GoatCounter: the location comes from the IP when the hit names none.
+                found = self.ingest.geoip.location(str(raw_hit["ip"]))
+                raw_hit = {**raw_hit, "location": found} if found else raw_hit
             try:
-                hits[index] = parse_hit(
-                    raw, namespace=namespace, no_sessions=no_sessions, now=now, secrets=secrets
+                hit = parse_hit(
+                    raw_hit, namespace=namespace, no_sessions=no_sessions, now=now, secrets=secrets
                 )
             except HitError as error:
                 errors[str(index)] = [str(error)]
-        counted = await self._count_into_counters(store, namespace, hits, errors, now)
-        if counted:
-            await store.log_hits(
-                namespace, [hits[i].log_row() for i in counted], now=now, limits=self.log_limits
-            )
+                continue
+            hits[index] = hit
+            languages[index] = language_of(raw_hit.get("language") or "")
+        await self.ingest.record(namespace, hits, errors, now=now, languages=languages)
         if errors:
             return 400, {"errors": dict(sorted(errors.items(), key=lambda item: int(item[0])))}
         return 202, {}
-
-    async def _count_into_counters(
-        self,
-        store: Store,
-        namespace: str,
-        hits: dict[int, Hit],
-        errors: dict[str, list[str]],
-        now: int,
-    ) -> list[int]:
-        """One script per (counter, hour), pipelined; returns the indexes counted, in order."""
-        groups: dict[tuple[str, int], list[int]] = defaultdict(list)
-        for index, hit in hits.items():
-            groups[(hit.key, hit.created_at - hit.created_at % 3_600_000)].append(index)
-        batch = [(key, len(indexes), hour) for (key, hour), indexes in groups.items()]
-        results = await store.count_batch(namespace, batch, now=now)
-        counted: list[int] = []
-        for (key, _), indexes, result in zip(groups, groups.values(), results, strict=True):
-            if isinstance(result, OutOfBounds | Overflow):
-                reason = (
-                    "counter does not accept hits (update_upperbound below 1)"
-                    if isinstance(result, OutOfBounds)
-                    else "counter would overflow a signed 64-bit integer"
-                )
-                for index in indexes:
-                    errors[str(index)] = [f"{namespace}/{key}: {reason}"]
-                continue
-            self.runtime.stats.count("keys_updated")
-            if result.created:
-                self.runtime.stats.count("keys_created")
-            counted.extend(indexes)
-        return sorted(counted)
 
 
 def _replay(stored: str, body_digest: str) -> Response:

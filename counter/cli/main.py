@@ -90,6 +90,27 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help="serve /metrics on this port instead of the main one (COUNTER_METRICS_PORT)",
     )
+    serve.add_argument(
+        "--site",
+        dest="site",
+        action="append",
+        metavar="HOST=NAMESPACE",
+        help="/count on HOST counts into NAMESPACE; repeatable (COUNTER_SITES, comma-separated)",
+    )
+    serve.add_argument(
+        "--default-site",
+        help="namespace of /count for any other host (COUNTER_DEFAULT_SITE, default default)",
+    )
+    serve.add_argument(
+        "--count-limit",
+        type=int,
+        help="/count requests per client and second, 0 off (COUNTER_COUNT_LIMIT, default 4)",
+    )
+    serve.add_argument(
+        "--geoip-db",
+        type=Path,
+        help="a MaxMind GeoLite2/GeoIP2 database for locations (COUNTER_GEOIP_DB)",
+    )
     token_cli.add_parser(commands)
     counters_cli.add_parsers(commands)
     load_cli.add_parser(commands)
@@ -154,6 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return load_cli.run_command(args)
     skip = {"command", *token_cli.TOKEN_OPTIONS, *counters_cli.OPTIONS}
     options = {k: v for k, v in vars(args).items() if k not in skip}
+    sites = options.pop("site", None)
+    if sites:  # --site is repeatable; the setting is one comma-separated list
+        options["sites"] = ",".join(sites)
     try:
         settings = Settings.from_env(**options)
         if args.command == "serve":

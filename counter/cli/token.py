@@ -36,7 +36,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--perm",
         action="append",
         required=True,
-        help="permissions, comma-separated or repeated: count, export, read, manage",
+        help=(
+            "permissions, comma-separated or repeated: "
+            "count, export, read, manage, stats, site-read"
+        ),
     )
     create.add_argument(
         "--namespace",

@@ -130,7 +130,11 @@ class StoreBase:
         """The script, once every call's arity has been checked against its header."""
         source, script = self._scripts[name]
         for keys, args in calls:
-            if len(keys) != source.num_keys or len(args) != source.num_args:
+            if source.variadic:
+                wrong = len(keys) < source.num_keys or len(args) < source.num_args
+            else:
+                wrong = len(keys) != source.num_keys or len(args) != source.num_args
+            if wrong:
                 raise StoreError(f"{name}.lua called with {len(keys)} keys and {len(args)} args")
         return script
 

@@ -202,7 +202,10 @@ def render_job(job: dict[str, str]) -> dict[str, Any]:
         "num_rows": int(job.get("num_rows", "0")),
         "size": int(job["size"]) if "size" in job else None,
         "hash": job.get("hash") or None,
-        "error": job.get("error") or None,
+        # A 2xx answer never carries an ``error`` key (GoatCounter's API promise; clients test
+        # for the key), so a failed export says so in ``state`` and ``failure``.
+        "state": job.get("state") or ("finished" if finished else "running"),
+        "failure": job.get("error") or None,
     }
 
 

@@ -22,7 +22,14 @@ class HitLogStore(StoreBase):
         self, namespace: str, rows: Sequence[Sequence[str]], *, now: int, limits: LogLimits
     ) -> tuple[int, int]:
         """Append hits (``hitlog.LOG_FIELDS`` order) to the namespace log; the ids given."""
-        _, first, last = await self._eval(
+        first, last, _ = await self.log_hits_with_visits(namespace, rows, now=now, limits=limits)
+        return first, last
+
+    async def log_hits_with_visits(
+        self, namespace: str, rows: Sequence[Sequence[str]], *, now: int, limits: LogLimits
+    ) -> tuple[int, int, list[bool]]:
+        """``log_hits``, also saying which hits were first visits (the statistics count those)."""
+        _, first, last, visits = await self._eval(
             "log_hits",
             [
                 self.keys.hit_log(namespace),
@@ -37,7 +44,7 @@ class HitLogStore(StoreBase):
                 limits.visit_window_ms,
             ],
         )
-        return int(first), int(last)
+        return int(first), int(last), [flag == "1" for flag in as_text(visits)]
 
     async def session_secrets(self, days: Iterable[str]) -> dict[str, bytes]:
         """Each day's session secret: created at random by the first worker that needs it,

@@ -76,3 +76,15 @@ class Keys:
     def session_secret(self, day: str) -> str:
         """The secret that keys one UTC day's session digests (``hits.py``)."""
         return f"{self.prefix}sess:{day}"
+
+    # Site statistics (GoatCounter's dashboard numbers), all in the namespace's slot {ns}.
+    def site_stat(self, namespace: str, name: str) -> str:
+        """``pid``, ``pinfo``, ``ptot``, ``meta``, or a time bucket such as ``m:202611``."""
+        return f"{self.prefix}gs:{{{namespace}}}:{name}"
+
+    def session(self, namespace: str, digest: str) -> str:
+        return f"{self.prefix}gs:{{{namespace}}}:ses:{digest}"
+
+    def site_index(self) -> str:
+        """Every namespace that has statistics (a set; its own slot)."""
+        return f"{self.prefix}gs:sites"

@@ -17,6 +17,7 @@ _DEFAULT_LIBRARY = ("status", "int64")
 _HEADER_LIBRARY = re.compile(r"^\s*Library:\s*(.+)$", re.MULTILINE)
 _HEADER_KEY = re.compile(r"KEYS\[(\d+)\]")
 _HEADER_ARG = re.compile(r"ARGV\[(\d+)\]")
+_HEADER_VARIADIC = re.compile(r"(?:KEYS|ARGV)\[\d+\.\.")  # KEYS[5..]: as many as the call needs
 
 
 class Status(IntEnum):
@@ -50,6 +51,7 @@ class ScriptSource:
     num_keys: int
     num_args: int
     text: str
+    variadic: bool = False  # num_keys and num_args are then minimums
 
 
 def _header(body: str) -> str:
@@ -77,6 +79,7 @@ def load(name: str) -> ScriptSource:
         num_keys=max(keys, default=0),
         num_args=max(args, default=0),
         text=f"{library}\n{body}",
+        variadic=_HEADER_VARIADIC.search(header) is not None,
     )
 
 

@@ -13,6 +13,7 @@ from counter.engine.counters import CounterInfo, CounterStore, HitResult
 from counter.engine.exports import ExportStore
 from counter.engine.hitlog import HitLogStore
 from counter.engine.ratelimits import RateLimitStore
+from counter.engine.sitestats import SiteStatsStore
 from counter.engine.stats import StatsStore
 from counter.engine.tokens import TokenStore
 
@@ -27,7 +28,9 @@ __all__ = [
 ]
 
 
-class Store(CounterStore, HitLogStore, ExportStore, TokenStore, RateLimitStore, StatsStore):
+class Store(
+    CounterStore, HitLogStore, ExportStore, TokenStore, RateLimitStore, StatsStore, SiteStatsStore
+):
     """Atomic counter operations on one Redis (standalone or cluster) client.
 
     Every script, and the hot path's plain commands, go through ``transport``: by default

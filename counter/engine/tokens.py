@@ -18,7 +18,8 @@ from counter.engine.base import StoreBase, as_text, driver_errors
 from counter.engine.names import is_valid_name
 from counter.errors import InvalidInput, TokenNameTaken
 
-PERMISSIONS = ("count", "export", "read", "manage")
+# GoatCounter's names for reading statistics (`stats`) and the sites list (`site-read`).
+PERMISSIONS = ("count", "export", "read", "manage", "stats", "site-read")
 ALL_NAMESPACES = "*"
 TOKEN_PREFIX = "cnt_"
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")

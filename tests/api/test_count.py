@@ -109,8 +109,12 @@ async def test_sessions_are_required_unless_no_sessions(
     hits = [
         {"path": "/a"},
         {"path": "/a", "session": "visitor-1"},
-        {"path": "/a", "user_agent": "curl/8", "ip": "192.0.2.1"},
-        {"path": "/a", "user_agent": "curl/8"},
+        {
+            "path": "/a",
+            "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0)",
+            "ip": "192.0.2.1",
+        },
+        {"path": "/a", "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0)"},
     ]
     response = await http.post("/api/v0/count", headers=headers, json={"hits": hits})
     assert response.status_code == 400

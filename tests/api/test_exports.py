@@ -56,7 +56,7 @@ async def finished_export(
     started = await http.post("/api/v0/export", headers=headers, json=body)
     assert started.status_code == 202, started.text
     job = started.json()
-    assert job["finished_at"] is None and job["error"] is None
+    assert job["finished_at"] is None and job["failure"] is None and "error" not in job
     await api_of(http).exporter.wait(job["id"])
     polled = await http.get(f"/api/v0/export/{job['id']}", headers=headers)
     assert polled.status_code == 200
@@ -95,9 +95,10 @@ async def test_export_everything_then_from_the_cursor(
     )
     job = await finished_export(http, headers)
     assert set(job) == {"id", "namespace", "start_from_hit_id", "last_hit_id", "created_at",
-                        "finished_at", "num_rows", "size", "hash", "error"}  # fmt: skip
+                        "finished_at", "num_rows", "size", "hash", "state", "failure"}  # fmt: skip
     assert (job["namespace"], job["start_from_hit_id"], job["last_hit_id"]) == ("site.com", 0, 3)
-    assert job["num_rows"] == 3 and job["error"] is None and job["finished_at"]
+    assert job["num_rows"] == 3 and job["failure"] is None and job["finished_at"]
+    assert job["state"] == "finished" and "error" not in job and "errors" not in job
     download = await http.get(f"/api/v0/export/{job['id']}/download", headers=headers)
     assert download.status_code == 200
     assert download.headers["content-type"] == "application/gzip"
@@ -161,11 +162,12 @@ async def test_a_job_whose_lease_ran_out_ends_in_error(
         ExportStart(4242, "site.com", 0, 10, now, "gone", now + 30_000, 60_000)
     )
     running = await http.get("/api/v0/export/4242", headers=headers)
-    assert running.json()["finished_at"] is None and running.json()["error"] is None
+    assert running.json()["finished_at"] is None and running.json()["failure"] is None
     assert (await http.get("/api/v0/export/4242/download", headers=headers)).status_code == 202
     api_of(http).clock.advance(30)
     failed = (await http.get("/api/v0/export/4242", headers=headers)).json()
-    assert failed["error"].startswith("the export's worker stopped") and failed["finished_at"]
+    assert failed["failure"].startswith("the export's worker stopped") and failed["finished_at"]
+    assert failed["state"] == "failed" and "error" not in failed
     download = await http.get("/api/v0/export/4242/download", headers=headers)
     assert download.status_code == 409 and "error" in download.json()
     # The dead worker cannot write after it was failed.
@@ -224,7 +226,7 @@ async def test_a_worker_killed_mid_export_ends_in_error(
         assert waiting.status_code == 202 and waiting.json()["id"] == export_id
         api_of(other).clock.advance(settings.export_lease_ms / 1000)
         after = (await other.get(f"/api/v0/export/{export_id}", headers=headers)).json()
-        assert after["error"] and after["finished_at"]
+        assert after["failure"] and after["finished_at"]
         download = await other.get(f"/api/v0/export/{export_id}/download", headers=headers)
         assert download.status_code == 409
     assert await store.export_payload("site.com", export_id) is None  # partial data removed

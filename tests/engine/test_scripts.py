@@ -61,7 +61,10 @@ async def test_every_call_site_matches_its_header_and_stays_in_one_slot(store: S
     assert {name for name, _, _ in calls} == set(operation_names())
     for name, keys, args in calls:
         source = load(name)
-        assert (len(keys), len(args)) == (source.num_keys, source.num_args), name
+        if source.variadic:  # KEYS[5..]: the header names the least a call passes
+            assert len(keys) >= source.num_keys and len(args) >= source.num_args, name
+        else:
+            assert (len(keys), len(args)) == (source.num_keys, source.num_args), name
         assert len({key_slot(k.encode()) for k in keys}) == 1, (name, keys)
 
 

@@ -7,6 +7,7 @@ from redis.asyncio import Redis
 
 from counter import OutOfBounds, Store
 from counter.engine.records import CounterRecord, ExportStart, ExportStep, LogLimits
+from counter.engine.sitestats import StatHit, StatLimits
 from counter.engine.store import wall_clock_ms
 
 LIMITS = LogLimits(max_entries=1000, max_age_ms=86_400_000, visit_window_ms=3_600_000)
@@ -32,6 +33,9 @@ async def exercise_api_scripts(store: Store) -> None:
     await store.fail_export("ns-a", 99, worker="w1", error="test", now=now)
     await store.take_request("bucket", limit=1, window_ms=1000, now=now)
     await store.claim_idempotency("digest", "key", claim_ms=1000)
+    stat = StatHit("/a", "A", False, True, False, now, {"browser": "Firefox\t133"}, "h\tx.org")
+    await store.record_site_stats("ns-a", [stat], StatLimits(86_400_000, 10, 10))
+    await store.resolve_sessions("ns-a", [("digest-1", "id-1")], 60_000)
 
 
 async def test_hit_ids_are_consecutive_integers_per_namespace(store: Store) -> None:

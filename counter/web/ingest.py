@@ -1,0 +1,121 @@
+"""The one way a GoatCounter hit is stored, whether it came from ``/count`` or the API.
+
+Hits group by counter and hour, one ``count_hits`` script per group (each counter is its own
+hash slot); then one ``log_hits`` script appends every counted hit to the namespace's log and
+says which were first visits; then one ``record_stats`` script adds them to the namespace's
+statistics. A hit a counter refuses (bounds, overflow) is reported, and neither logged nor
+counted in the statistics. A bot (the client's hint, or a User-Agent ``agents`` recognises)
+counts in no counter: it goes to the log (exports show it) and to the bot tally only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+
+from counter.engine.agents import parse_agent
+from counter.engine.hits import Hit
+from counter.engine.records import LogLimits
+from counter.engine.sitehits import stat_hit
+from counter.engine.sitestats import StatLimits
+from counter.engine.store import Store
+from counter.errors import OutOfBounds, Overflow
+from counter.runtime import Runtime
+from counter.web.geoip import GeoIp
+
+VISIT_WINDOW_MS = 8 * 3_600_000  # GoatCounter's session lifetime
+
+
+class Ingest:
+    """Counters, hit log and statistics for a batch of one namespace's hits."""
+
+    def __init__(self, runtime: Runtime, clock: Callable[[], int]) -> None:
+        self.runtime = runtime
+        self.clock = clock
+        settings = runtime.settings
+        self.log_limits = LogLimits(
+            max_entries=settings.hit_log_max_entries,
+            max_age_ms=settings.hit_log_max_age_days * 86_400_000,
+            visit_window_ms=VISIT_WINDOW_MS,
+        )
+        self.stat_limits = StatLimits(
+            retention_ms=settings.stats_retention_days * 86_400_000,
+            member_cap=settings.stats_member_cap,
+            max_paths=settings.stats_max_paths,
+        )
+        self._known_sites: set[str] = set()
+        self.geoip = GeoIp(settings.geoip_db)  # locations of hits that bring no location
+
+    async def record(
+        self,
+        namespace: str,
+        hits: Mapping[int, Hit],
+        errors: dict[str, list[str]],
+        *,
+        now: int,
+        languages: Mapping[int, str] | None = None,
+    ) -> list[int]:
+        """Store ``hits`` (index -> hit); refusals go into ``errors``. The indexes stored."""
+        store = await self.runtime.store()
+        hits = {index: _with_bot(hit) for index, hit in hits.items()}
+        people = {index: hit for index, hit in hits.items() if not hit.bot}
+        counted = await self._count_into_counters(store, namespace, people, errors, now)
+        counted = sorted([*counted, *(index for index, hit in hits.items() if hit.bot)])
+        if not counted:
+            return counted
+        _, _, visits = await store.log_hits_with_visits(
+            namespace, [hits[i].log_row() for i in counted], now=now, limits=self.log_limits
+        )
+        languages = languages or {}
+        await store.record_site_stats(
+            namespace,
+            [
+                stat_hit(hits[i], visit=visit, language=languages.get(i, ""))
+                for i, visit in zip(counted, visits, strict=True)
+            ],
+            self.stat_limits,
+        )
+        if namespace not in self._known_sites:  # the sites list; once per process and site
+            await store.add_site(namespace)
+            self._known_sites.add(namespace)
+        return counted
+
+    async def _count_into_counters(
+        self,
+        store: Store,
+        namespace: str,
+        hits: Mapping[int, Hit],
+        errors: dict[str, list[str]],
+        now: int,
+    ) -> list[int]:
+        """One script per (counter, hour), pipelined; returns the indexes counted, in order."""
+        groups: dict[tuple[str, int], list[int]] = defaultdict(list)
+        for index, hit in hits.items():
+            groups[(hit.key, hit.created_at - hit.created_at % 3_600_000)].append(index)
+        if not groups:
+            return []
+        batch = [(key, len(indexes), hour) for (key, hour), indexes in groups.items()]
+        results = await store.count_batch(namespace, batch, now=now)
+        counted: list[int] = []
+        for (key, _), indexes, result in zip(groups, groups.values(), results, strict=True):
+            if isinstance(result, OutOfBounds | Overflow):
+                reason = (
+                    "counter does not accept hits (update_upperbound below 1)"
+                    if isinstance(result, OutOfBounds)
+                    else "counter would overflow a signed 64-bit integer"
+                )
+                for index in indexes:
+                    errors[str(index)] = [f"{namespace}/{key}: {reason}"]
+                continue
+            self.runtime.stats.count("keys_updated")
+            if result.created:
+                self.runtime.stats.count("keys_created")
+            counted.extend(indexes)
+        return sorted(counted)
+
+
+def _with_bot(hit: Hit) -> Hit:
+    """The hit with the server's bot verdict when it has one (GoatCounter prefers it)."""
+    detected = parse_agent(hit.user_agent).bot
+    return dataclasses.replace(hit, bot=detected) if detected and not hit.bot else hit

@@ -1,0 +1,111 @@
+"""The stats routes: parameters as GoatCounter's clients send them, refusals as clean 4xx."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from counter import Settings, Store
+from tests.apikit import api_client, bearer, new_token
+
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+AT = (datetime.now(UTC) - timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
+
+
+@pytest.fixture
+async def http(settings: Settings, store: Store, redis: Redis) -> AsyncIterator[httpx.AsyncClient]:
+    secret = await new_token(store, perms="count,stats,site-read")
+    async with api_client(settings.with_changes(api_limit=1000), headers=bearer(secret)) as client:
+        stamp = AT.strftime("%Y-%m-%dT%H:%M:%SZ")
+        hits = [
+            {"path": "/a", "user_agent": FIREFOX, "created_at": stamp,
+             "ref": "https://news.example/x", "location": "US-CA"},
+            {"path": "/b", "user_agent": FIREFOX, "created_at": stamp},
+            {"path": "/c", "user_agent": FIREFOX, "created_at": stamp, "session": "s1"},
+            {"path": "/c", "user_agent": FIREFOX, "created_at": stamp, "session": "s1"},
+        ]  # fmt: skip
+        response = await client.post("/api/v0/count", json={"no_sessions": True, "hits": hits})
+        assert response.status_code == 202
+        yield client
+
+
+async def test_names_are_case_insensitive_and_booleans_read_as_go_does(
+    http: httpx.AsyncClient,
+) -> None:
+    paths = (await http.get("/api/v0/paths?Limit=1&After=1")).json()
+    assert [p["path"] for p in paths["paths"]] == ["/b"] and paths["more"] is True
+    for daily in ("True", "true", "1", "t", "False", "0"):
+        response = await http.get(f"/api/v0/stats/hits?daily={daily}&start={AT.date()}")
+        assert response.status_code == 200, daily
+    hits = (await http.get(f"/api/v0/stats/hits?start={AT.date()}")).json()
+    # a session's second view of /c is no visit: GoatCounter counts visitors
+    assert {h["path"]: h["count"] for h in hits["hits"]} == {"/a": 1, "/b": 1, "/c": 1}
+
+
+async def test_paths_by_id_or_by_name_and_a_path_s_referrers(http: httpx.AsyncClient) -> None:
+    by_id = (await http.get(f"/api/v0/stats/hits?start={AT.date()}&include_paths=1,3")).json()
+    assert sorted(h["path"] for h in by_id["hits"]) == ["/a", "/c"] and by_id["total"] == 2
+    excluded = (await http.get(f"/api/v0/stats/hits?start={AT.date()}&exclude_paths=1")).json()
+    assert sorted(h["path"] for h in excluded["hits"]) == ["/b", "/c"]
+    by_name = await http.get(
+        f"/api/v0/stats/total?start={AT.date()}&include_paths=/b&path_by_name=true"
+    )
+    assert by_name.json()["total"] == 1
+    refs = (await http.get(f"/api/v0/stats/hits/1?start={AT.date()}")).json()
+    assert refs == {
+        "refs": [{"name": "news.example/x", "count": 1, "ref_scheme": "h"}],
+        "more": False,
+    }
+    detail = (await http.get(f"/api/v0/stats/locations/US?start={AT.date()}")).json()
+    assert detail == {"stats": [{"name": "US-CA", "count": 1}], "more": False}
+    browsers = (await http.get(f"/api/v0/stats/browsers/Firefox?start={AT.date()}")).json()
+    assert browsers["stats"] == [{"name": "Firefox 133", "count": 3}]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v0/stats/nothing",
+        "/api/v0/stats/languages/en",
+        "/api/v0/stats/hits?start=yesterday",
+        "/api/v0/stats/hits?start=2026-02-30",
+        "/api/v0/stats/hits?start=2026-01-10&end=2026-01-01",
+        "/api/v0/stats/hits?limit=many",
+        "/api/v0/stats/hits?daily=maybe",
+        "/api/v0/stats/hits/abc",
+        "/api/v0/stats/browsers?include_paths=1",
+        "/api/v0/stats/total?include_paths=x",
+        "/api/v0/paths?site=other.com",
+        "/api/v0/paths?site=bad%20name",
+    ],
+)
+async def test_bad_requests_are_clean_4xx(http: httpx.AsyncClient, url: str) -> None:
+    response = await http.get(url)
+    assert 400 <= response.status_code < 500, (url, response.status_code)
+    body = response.json()
+    assert ("error" in body) != ("errors" in body)
+
+
+async def test_a_token_of_several_sites_names_one(settings: Settings, store: Store) -> None:
+    secret = await new_token(store, perms="stats,site-read", namespaces="a.com,b.com")
+    async with api_client(settings, headers=bearer(secret)) as http:
+        missing = await http.get("/api/v0/stats/total")
+        assert missing.status_code == 400 and "site" in missing.json()["errors"]
+        assert (await http.get("/api/v0/stats/total?site=b.com")).status_code == 200
+        sites = (await http.get("/api/v0/sites")).json()["sites"]
+        assert [s["code"] for s in sites] == ["a.com", "b.com"]
+        one = await http.get(f"/api/v0/sites/{sites[1]['id']}")
+        assert one.json()["code"] == "b.com"
+        assert (await http.get(f"/api/v0/stats/total?site={sites[1]['id']}")).status_code == 200
+        assert (await http.get("/api/v0/sites/12345")).status_code == 404
+
+
+async def test_stats_need_the_stats_permission(settings: Settings, store: Store) -> None:
+    secret = await new_token(store, perms="count")
+    async with api_client(settings, headers=bearer(secret)) as http:
+        assert (await http.get("/api/v0/stats/total")).status_code == 403
+        assert (await http.get("/api/v0/sites")).status_code == 403
