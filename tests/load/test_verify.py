@@ -67,3 +67,21 @@ def test_server_closing_every_connection(fake: Callable[[str], str], rate: str |
     result = json.loads(run.stdout)
     assert result["statuses"] == {"200": 200} and result["socket_errors"] == {}
     assert result["verify"]["ok"] and result["verify"]["stored"] == 200
+
+
+@pytest.mark.parametrize(
+    ("count_path", "namespace"), [("/count", "default"), ("/site/pixel-site/count", "pixel-site")]
+)
+def test_pixel_route_on_our_server(
+    real_server: tuple[str, str], count_path: str, namespace: str
+) -> None:
+    # Our GoatCounter /count (the default site, and a site under /site/NS/): every pixel hit
+    # lands on the CountAPI counter of its path, and --verify reads it back.
+    url, _ = real_server
+    run = counter_load(url, "--route", "count", "--count-path", count_path, "--namespace",
+                       namespace, "--keys", "10", "-n", "300", "-c", "4", "--verify",
+                       "--json")  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = report(run.stdout)
+    assert result["statuses"] == {"200": 300}
+    assert result["verify"]["ok"] and result["verify"]["stored"] == 300
