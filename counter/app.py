@@ -21,8 +21,8 @@ from counter.web.cors import CORSMiddleware
 from counter.web.countapi import CountApi
 from counter.web.dashboard import Dashboard
 from counter.web.errors import RetryAfter, json_error_handlers
-from counter.web.health import Health
 from counter.web.goatcount import GoatCount, goatcounter_routes
+from counter.web.health import Health
 from counter.web.hotpath import HotPath
 from counter.web.ingest import Ingest
 from counter.web.metrics import Metrics, MetricsMiddleware

@@ -44,8 +44,6 @@ _PREFETCH = (b"purpose", b"sec-purpose", b"x-moz", b"x-purpose")
 MAX_USER_AGENT = 1024
 
 
-
-
 class _AnyDay(dict[str, bytes]):
     """Validation alone needs no real secret: the digest it computes is thrown away."""
 
@@ -54,6 +52,7 @@ class _AnyDay(dict[str, bytes]):
 
 
 _ANY_DAY = _AnyDay()
+
 
 class BadCount(ValueError):
     """A refused /count request; the message goes into ``X-Goatcounter``."""
@@ -145,7 +144,9 @@ class GoatCount:
         user_agent = request.headers.get("user-agent", "")[:MAX_USER_AGENT]
         raw["user_agent"] = user_agent
         try:  # every field checked before anything (a session, the limit) is written
-            parse_hit(raw, namespace=namespace, no_sessions=True, now=self.clock(), secrets=_ANY_DAY)
+            parse_hit(
+                raw, namespace=namespace, no_sessions=True, now=self.clock(), secrets=_ANY_DAY
+            )
         except HitError as error:
             return gif(400, f"not valid: {error}")
         address = client_ip(request.scope, self.trusted)
