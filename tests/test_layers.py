@@ -19,6 +19,7 @@ LAYERS: dict[str, int] = {
     "counter.errors": 0,
     "counter.version": 0,
     "counter.redis": 1,
+    "counter.load": 1,  # an HTTP client of any server: needs only counter.errors
     "counter.engine": 2,
     "counter.settings": 3,
     "counter.runtime": 3,

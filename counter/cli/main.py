@@ -17,6 +17,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from counter.cli import counters as counters_cli
+from counter.cli import load as load_cli
 from counter.cli import servers
 from counter.cli import token as token_cli
 from counter.cli.metrics import metrics_directory, serve_metrics
@@ -112,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     token_cli.add_parser(commands)
     counters_cli.add_parsers(commands)
+    load_cli.add_parser(commands)
     return parser
 
 
@@ -169,6 +171,8 @@ def _redis_target(settings: Settings) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "load":  # a client of any server: needs none of the server settings
+        return load_cli.run_command(args)
     skip = {"command", *token_cli.TOKEN_OPTIONS, *counters_cli.OPTIONS}
     options = {k: v for k, v in vars(args).items() if k not in skip}
     sites = options.pop("site", None)
