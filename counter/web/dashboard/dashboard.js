@@ -76,6 +76,7 @@
     $("who").textContent = `${state.me.name} · ${perms.join(", ")}`;
     document.querySelectorAll(".manage").forEach((el) => show(el, state.canManage));
     show($("manage-note"), state.canRead && !state.canManage);
+    show($("counters-card"), state.canRead); // a stats-only token reads no counters
     const names = state.me.namespaces;
     const pick = document.querySelector(".ns-pick");
     show(pick, true);
@@ -123,6 +124,8 @@
         state.counters = counters;
         state.truncated = truncated;
         await loadHistories(ns);
+      } else {
+        await loadVisitHistories(ns);
       }
     } catch (error) {
       $("table-error").textContent = `Could not read ${ns}: ${error.message}`;
@@ -154,6 +157,30 @@
       : "";
   }
 
+  // A stats-only token reads no counters: the charts then show visits per path, from the
+  // stats API's hourly arrays (its top 100 paths), as the same day/hour maps histories hold.
+  async function loadVisitHistories(ns) {
+    const [from, to] = range();
+    const hourAgo48 = isoDay(new Date(Date.now() - 2 * DAY * 1000));
+    const start = from < hourAgo48 ? from : hourAgo48;
+    const end = isoDay(new Date(Date.now() + DAY * 1000)); // exclusive: through today
+    const answer = await Api.stats("hits", ns, start, to > end ? to : end, 100);
+    if (!answer) {
+      $("chart-note").textContent = "This server has no statistics API for the charts.";
+      return;
+    }
+    for (const hit of answer.hits) {
+      const history = { daily: {}, hourly: {} };
+      for (const { day, hourly, daily } of hit.stats) {
+        history.daily[day] = daily;
+        hourly.forEach((n, h) => { if (n) history.hourly[`${day}T${String(h).padStart(2, "0")}`] = n; });
+      }
+      state.histories.set(hit.path, history);
+    }
+    $("chart-note").textContent = `Charts show visits (statistics API)${
+      answer.more ? ` of the ${answer.hits.length} top paths` : ""}.`;
+  }
+
   // ---- tiles and charts --------------------------------------------------------------------
   function range() {
     let from = $("from").value;
@@ -180,7 +207,7 @@
     $("total").textContent = state.canRead ? num(total) : "–";
     $("today").textContent = num(sumDaily([todayUtc()], keys)[0]);
     $("in-range").textContent = num(sumDaily(days(from, to), keys).reduce((a, b) => a + b, 0));
-    $("count").textContent = num(state.counters.length);
+    $("count").textContent = state.canRead ? num(state.counters.length) : "–";
     $("daily-title").textContent = `${from} – ${to}`;
   }
 
@@ -189,6 +216,7 @@
     const keys = [...state.histories.keys()];
     const list = days(from, to);
     const chosen = state.selected && state.histories.has(state.selected) ? [state.selected] : null;
+    dailyChart.totalLabel = hourlyChart.totalLabel = state.canRead ? "all counters" : "visits";
     dailyChart.draw(list.map(daySeconds), sumDaily(list, keys), chosen && sumDaily(list, chosen),
       state.selected);
     const now = Math.floor(Date.now() / 1000 / 3600) * 3600;
@@ -203,16 +231,21 @@
   const dailyChart = new Charts.BarChart($("daily-chart"), false);
   const hourlyChart = new Charts.BarChart($("hourly-chart"), true);
   for (const id of ["from", "to"]) {
-    $(id).addEventListener("change", () => { renderTiles(); drawCharts(); loadStats(state.namespace); });
+    $(id).addEventListener("change", () => {
+      if (!state.canRead) { load(); return; } // visit charts are fetched for the range
+      renderTiles(); drawCharts(); loadStats(state.namespace);
+    });
   }
 
   // ---- statistics (GoatCounter-style API, when the server has it) --------------------------
   async function loadStats(ns) {
     const [from, to] = range();
+    // The stats API's end is exclusive (a bare date is its midnight): ask up to the day after.
+    const end = isoDay(new Date((daySeconds(to) + DAY) * 1000));
     const pages = ["hits", "toprefs", "browsers", "systems", "sizes"];
     let results;
     try {
-      results = await Promise.all(pages.map((p) => Api.stats(p, ns, from, to)));
+      results = await Promise.all(pages.map((p) => Api.stats(p, ns, from, end)));
     } catch {
       results = pages.map(() => null);
     }
@@ -229,6 +262,7 @@
         const a = document.createElement("span");
         const b = document.createElement("span");
         a.textContent = name;
+        a.title = name; // long names are cut with an ellipsis
         b.textContent = num(count);
         li.append(a, b);
         return li;
