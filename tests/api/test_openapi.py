@@ -81,7 +81,10 @@ def seed_statistics(base_url: str) -> None:
         sent = httpx.get(f"{base_url}/count", params={"p": path, "r": "https://example.org/a",
                          "s": "1280,800,1", "t": path}, headers={"User-Agent": agent})  # fmt: skip
         assert sent.status_code == 200, sent.headers
-    assert httpx.get(f"{base_url}/count", params={"p": "signup", "e": "1"}).status_code == 200
+    agent = chrome + "Chrome/130.0.0.0 Safari/537.36"
+    event = httpx.get(f"{base_url}/count", params={"p": "signup", "e": "1"},
+                      headers={"User-Agent": agent})  # fmt: skip
+    assert event.status_code == 200, event.headers
 
 
 @pytest.mark.slow
