@@ -279,6 +279,10 @@ def test_dashboard_shows_the_stats_api_and_uses_streams_where_the_server_has_the
     expect(visits_only.locator("#chart-note")).to_have_text("Charts show visits (statistics API).")
     expect(visits_only.locator("#counters-card")).to_be_hidden()
     shoot(visits_only, "dashboard-stats-only.png")
+    visits_only.fill("#from", (now - timedelta(days=45)).date().isoformat())  # fetched anew
+    visits_only.dispatch_event("#from", "change")
+    expect(visits_only.locator("#in-range")).to_have_text("10")  # /old is in range now
+    expect(visits_only.locator("#stats-hits li")).to_have_count(4)
 
     # A token without stats: the panels hide and say why.
     reader = open_dashboard(browser, base_url, token(where, "reader", "read"))

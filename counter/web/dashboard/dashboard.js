@@ -157,28 +157,16 @@
       : "";
   }
 
-  // A stats-only token reads no counters: the charts then show visits per path, from the
-  // stats API's hourly arrays (its top 100 paths), as the same day/hour maps histories hold.
+  // A stats-only token reads no counters: the charts then show visits per path (stats.js).
   async function loadVisitHistories(ns) {
-    const [from, to] = range();
-    const hourAgo48 = isoDay(new Date(Date.now() - 2 * DAY * 1000));
-    const start = from < hourAgo48 ? from : hourAgo48;
-    const end = isoDay(new Date(Date.now() + DAY * 1000)); // exclusive: through today
-    const answer = await Api.stats("hits", ns, start, to > end ? to : end, 100);
-    if (!answer) {
+    const visits = await Stats.visitHistories(ns, ...range());
+    if (!visits) {
       $("chart-note").textContent = "This server has no statistics API for the charts.";
       return;
     }
-    for (const hit of answer.hits) {
-      const history = { daily: {}, hourly: {} };
-      for (const { day, hourly, daily } of hit.stats) {
-        history.daily[day] = daily;
-        hourly.forEach((n, h) => { if (n) history.hourly[`${day}T${String(h).padStart(2, "0")}`] = n; });
-      }
-      state.histories.set(hit.path, history);
-    }
+    state.histories = visits.histories;
     $("chart-note").textContent = `Charts show visits (statistics API)${
-      answer.more ? ` of the ${answer.hits.length} top paths` : ""}.`;
+      visits.more ? ` of the ${visits.histories.size} top paths` : ""}.`;
   }
 
   // ---- tiles and charts --------------------------------------------------------------------
@@ -231,43 +219,19 @@
   const dailyChart = new Charts.BarChart($("daily-chart"), false);
   const hourlyChart = new Charts.BarChart($("hourly-chart"), true);
   for (const id of ["from", "to"]) {
-    $(id).addEventListener("change", () => {
-      if (!state.canRead) { load(); return; } // visit charts are fetched for the range
-      renderTiles(); drawCharts(); loadStats(state.namespace);
+    $(id).addEventListener("change", () => { // a stats-only token's charts are fetched anew
+      if (state.canRead) { renderTiles(); drawCharts(); loadStats(state.namespace); } else load();
     });
   }
 
   // ---- statistics (GoatCounter-style API, when the server has it) --------------------------
   async function loadStats(ns) {
     const [from, to] = range();
-    // The stats API's end is exclusive (a bare date is its midnight): ask up to the day after.
-    const end = isoDay(new Date((daySeconds(to) + DAY) * 1000));
-    const pages = ["hits", "toprefs", "browsers", "systems", "sizes"];
-    let results;
-    try {
-      results = await Promise.all(pages.map((p) => Api.stats(p, ns, from, end)));
-    } catch {
-      results = pages.map(() => null);
-    }
-    const available = results.every((r) => r !== null);
-    show($("stats"), available);
-    show($("stats-note"), !available);
-    if (!available) return;
-    pages.forEach((page, i) => {
-      const rows = page === "hits"
-        ? (results[i].hits || []).map((h) => [h.path, h.count])
-        : (results[i].stats || []).map((s) => [s.name || "(unknown)", s.count]);
-      $(`stats-${page}`).replaceChildren(...rows.map(([name, count]) => {
-        const li = document.createElement("li");
-        const a = document.createElement("span");
-        const b = document.createElement("span");
-        a.textContent = name;
-        a.title = name; // long names are cut with an ellipsis
-        b.textContent = num(count);
-        li.append(a, b);
-        return li;
-      }));
-    });
+    const panels = await Stats.panels(ns, from, to);
+    if (ns !== state.namespace) return;
+    show($("stats"), panels !== null);
+    show($("stats-note"), panels === null);
+    for (const [page, rows] of Object.entries(panels || {})) Stats.render($(`stats-${page}`), rows, num);
   }
 
   // ---- the counters table ------------------------------------------------------------------
