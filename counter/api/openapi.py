@@ -141,7 +141,8 @@ _COMPONENTS = {
             "last_hit_id": {"type": "integer"}, "created_at": {"type": "string"},
             "finished_at": _nullable({"type": "string"}), "num_rows": {"type": "integer"},
             "size": _nullable({"type": "integer"}), "hash": _nullable({"type": "string"}),
-            "error": _nullable({"type": "string"})}),
+            "state": {"enum": ["running", "finished", "failed"]},
+            "failure": _nullable({"type": "string"})}),
     },
 }  # fmt: skip
 _COUNTER_OLD = {"$ref": f"{_REF}CounterWithOldValue"}
@@ -315,6 +316,9 @@ def _public_paths() -> dict[str, Any]:
 
 def document() -> dict[str, Any]:
     """The OpenAPI 3.1 document (paths relative to where the app is mounted)."""
+    # Imported here: that module builds on this one's helpers.
+    from counter.api.openapi_goatcounter import goatcounter_paths
+
     return {
         "openapi": "3.1.0",
         "info": {
@@ -324,7 +328,7 @@ def document() -> dict[str, Any]:
             '/api/v0. Errors are JSON: {"error": text} or {"errors": {field: [text]}}.',
             "license": {"name": "MIT", "identifier": "MIT"},
         },
-        "paths": {**_public_paths(), **live_paths(), **_api_paths()},
+        "paths": {**_public_paths(), **live_paths(), **_api_paths(), **goatcounter_paths()},
         "components": _COMPONENTS,
     }
 

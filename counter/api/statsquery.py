@@ -75,9 +75,9 @@ class Query:
             if len(raw) == 10:
                 return datetime.combine(date.fromisoformat(raw), datetime.min.time(), UTC)
             moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "T"))
-        except ValueError:
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        except (ValueError, OverflowError):  # 0001-01-01T00:00+01:00 is before year 1 in UTC
             raise ApiError(400, errors={name: [f"not a date or date-time: {raw!r}"]}) from None
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -115,10 +115,13 @@ class Span:
 def span_of(query: Query, now: datetime) -> Span:
     """``start`` (default a week ago) to ``end`` (default now), widened to whole hours."""
     end = query.moment("end", now)
-    start = query.moment("start", end - timedelta(days=7))
-    start = start.replace(minute=0, second=0, microsecond=0)
-    if end != end.replace(minute=0, second=0, microsecond=0):
-        end = end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    try:  # near year 1 or 9999 the default start or the widened end leave the calendar
+        start = query.moment("start", end - timedelta(days=7))
+        start = start.replace(minute=0, second=0, microsecond=0)
+        if end != end.replace(minute=0, second=0, microsecond=0):
+            end = end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    except OverflowError:
+        raise ApiError(400, errors={"end": ["outside the years 1 to 9999"]}) from None
     if end <= start:
         raise ApiError(400, errors={"end": ["must be after start"]})
     if (end - start).days > MAX_RANGE_DAYS:

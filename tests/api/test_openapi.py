@@ -72,6 +72,21 @@ async def test_served_document_is_openapi_3_1(settings: Settings) -> None:
             assert names == params, f"{method} {path}: path parameters {names} vs {params}"
 
 
+def seed_statistics(base_url: str) -> None:
+    """Visits in the default site (the document's example ``site``), so the stats routes
+    answer with paths, days, referrers and browsers rather than empty lists."""
+    chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    for n, path in enumerate(["/", "/blog", "/blog?utm_source=news", "/docs"]):
+        agent = chrome + f"Chrome/12{n}.0.0.0 Safari/537.36"
+        sent = httpx.get(f"{base_url}/count", params={"p": path, "r": "https://example.org/a",
+                         "s": "1280,800,1", "t": path}, headers={"User-Agent": agent})  # fmt: skip
+        assert sent.status_code == 200, sent.headers
+    agent = chrome + "Chrome/130.0.0.0 Safari/537.36"
+    event = httpx.get(f"{base_url}/count", params={"p": "signup", "e": "1"},
+                      headers={"User-Agent": agent})  # fmt: skip
+    assert event.status_code == 200, event.headers
+
+
 @pytest.mark.slow
 def test_schemathesis_finds_no_5xx_and_no_answer_off_the_document(tmp_path: Path) -> None:
     """A bounded, stateless run against a real server on a Redis of its own."""
@@ -82,11 +97,12 @@ def test_schemathesis_finds_no_5xx_and_no_answer_off_the_document(tmp_path: Path
     try:
         created = subprocess.run(
             [sys.executable, "-m", "counter.cli", "token", "create", "--name", "fuzz",
-             "--perm", "count,export,read,manage", "--namespace", "*", *where],
+             "--perm", "count,export,read,manage,stats,site-read", "--namespace", "*", *where],
             capture_output=True, text=True, timeout=60, check=True,
         )  # fmt: skip
         secret = created.stdout.splitlines()[-1]
         assert httpx.get(f"{server.base_url}/openapi.json").status_code == 200
+        seed_statistics(server.base_url)
         run = subprocess.run(
             [str(Path(sys.executable).with_name("st")), "run", f"{server.base_url}/openapi.json",
              "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"

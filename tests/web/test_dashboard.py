@@ -12,12 +12,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.servers import RedisProcess, ServeProcess
 
@@ -94,6 +93,22 @@ def month_of_hits(now: datetime) -> list[datetime]:
     return moments
 
 
+# Three visitors' browsers, referrers and screens (width, height, scale), used in turn.
+AGENTS = [
+    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+]
+REFS = ["https://news.ycombinator.com/item?id=1", "https://duckduckgo.com/", ""]
+SIZES = ["1920,1080,1", "1280,800,2", "390,844,3"]
+
+
+def visitor(n: int) -> dict[str, object]:
+    return {"user_agent": AGENTS[n % 3], "ref": REFS[n % 3], "size": SIZES[n % 3]}
+
+
 def send_hits(base_url: str, secret: str, hits: list[dict[str, object]]) -> None:
     for start in range(0, len(hits), 500):
         sent = httpx.post(
@@ -112,13 +127,14 @@ def test_dashboard_shows_and_manages_counters(
     now = datetime.now(UTC)
     paths = {"/": 3, "/blog": 2, "/docs/install": 1}  # pageviews per moment below
     moments = month_of_hits(now)
-    hits = [{"path": path, "created_at": at.isoformat()}
-            for at in moments for path, weight in paths.items() for _ in range(weight)]  # fmt: skip
+    hits = [{"path": path, "created_at": at.isoformat(), **visitor(n)}
+            for n, at in enumerate(moments) for path, weight in paths.items()
+            for _ in range(weight)]  # fmt: skip
     send_hits(base_url, token(where, "ingest", "count"), hits)
     for n in range(21):  # with the big one below: a second page in the table
         assert httpx.get(f"{base_url}/hit/site.com/page-{n:02d}").status_code == 200
     assert httpx.get(f"{base_url}/hit/site.com/home").status_code == 200
-    manager = token(where, "manager", "read,manage")
+    manager = token(where, "manager", "read,manage,stats")
     reader = token(where, "reader", "read")
     today = sum(1 for at in moments if at.date() == now.date()) * 6 + 22
     first = (now - timedelta(days=29)).date()
@@ -136,6 +152,11 @@ def test_dashboard_shows_and_manages_counters(
     page.fill("#search", "")
     page.click('th[data-sort="value"]')  # largest first
     expect(page.locator("#counters tbody tr").first).to_have_attribute("data-key", "...")
+    # The statistics panels, from the real stats API: visits (no sessions: every hit).
+    expect(page.locator("#stats")).to_be_visible()
+    shown = sum(1 for at in moments if at.date() >= first) * 3  # the 30 days on screen
+    expect(page.locator("#stats-hits li").first).to_have_text(f"/{shown:,}")
+    expect(page.locator("#stats-browsers li")).to_have_count(3)
     page.click('tr[data-key="blog"] td.key')  # the selected counter joins the charts
     expect(page.locator("#daily-chart .u-legend")).to_contain_text("blog")
     shutil.copy(shoot(page, "dashboard-desktop.png"), ROOT / "docs" / "img" / "dashboard.png")
@@ -206,39 +227,65 @@ def test_dashboard_refuses_an_unknown_token(
     assert page.evaluate("sessionStorage.length") == 0
 
 
-def answer(route: Route, request: object, body: dict[str, object]) -> None:
-    route.fulfill(json=body)
-
-
-def test_dashboard_uses_stats_and_streams_where_the_server_has_them(
+def test_dashboard_shows_the_stats_api_and_uses_streams_where_the_server_has_them(
     server: tuple[str, list[str]], browser: Browser
 ) -> None:
-    """The stats API and streams come with other features; until a server has them, the
-    browser is handed GoatCounter-shaped answers here to show the panels light up."""
+    """The panels read the real GoatCounter-style stats API from hits this test sends, and
+    the selected counter follows the server's real /stream."""
     base_url, where = server
+    now = datetime.now(UTC)
+    visits = {"/": 5, "/blog": 3, "/docs": 1}
+    hits = [{"path": path, "created_at": (now - timedelta(days=n % 3)).isoformat(), **visitor(n)}
+            for path, many in visits.items() for n in range(many)]  # fmt: skip
+    hits.append({"path": "/old", "created_at": (now - timedelta(days=40)).isoformat()})
+    send_hits(base_url, token(where, "ingest", "count"), hits)
     assert httpx.get(f"{base_url}/hit/site.com/home").status_code == 200
-    secret = token(where, "viewer", "read")
+    secret = token(where, "viewer", "read,stats")
     page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
-    stats = {
-        "hits": {"hits": [{"path": "/", "count": 120}, {"path": "/blog", "count": 45}],
-                 "more": False},
-        "toprefs": {"stats": [{"name": "news.ycombinator.com", "count": 30}], "more": False},
-        "browsers": {"stats": [{"name": "Firefox", "count": 70}], "more": False},
-        "systems": {"stats": [{"name": "Linux", "count": 60}], "more": False},
-        "sizes": {"stats": [{"name": "Computer monitors", "count": 80}], "more": False},
-    }  # fmt: skip
-    for name, body in stats.items():
-        page.route(f"**/api/v0/stats/{name}?*", partial(answer, body=body))
-    page.route("**/stream/site.com/home", lambda route: route.fulfill(
-        status=200, headers={"Content-Type": "text/event-stream"},
-        body='retry: 60000\ndata: {"value": 12345}\n\n'))  # fmt: skip
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{base_url}/dashboard/")
     page.fill("#token", secret)
     page.click("#sign-in-form button")
     expect(page.locator("#stats")).to_be_visible()
     expect(page.locator("#stats-note")).to_be_hidden()
-    expect(page.locator("#stats-hits li").first).to_have_text("/120")
-    expect(page.locator("#stats-browsers")).to_contain_text("Firefox")
+    rows = {
+        "hits": ["/5", "/blog3", "/docs1"],  # /old is outside the 30 days shown
+        "browsers": ["Firefox4", "Chrome3", "Mobile Safari2"],
+        "systems": ["Linux4", "Windows3", "iOS2"],
+        "toprefs": ["news.ycombinator.com4", "duckduckgo.com3"],  # direct visits: no referrer
+        "sizes": ["Computer monitors larger than HD4", "Computer monitors3", "Phones2"],
+    }
+    for panel, expected in rows.items():
+        if expected:
+            expect(page.locator(f"#stats-{panel} li")).to_have_text(expected)
+    shoot(page, "dashboard-stats.png")
     page.click('tr[data-key="home"] td.key')
-    expect(page.locator('tr[data-key="home"] td.value')).to_have_text("12,345")
-    expect(page.locator("#total")).to_have_text("12,345")
+    # The server's real /stream: once it is open, hits another client makes arrive live.
+    expect(page.locator('tr[data-key="home"] td.key .live')).to_have_text("\u25cf live")
+    for _ in range(3):
+        assert httpx.get(f"{base_url}/hit/site.com/home").status_code == 200
+    expect(page.locator('tr[data-key="home"] td.value')).to_have_text("4")
+    # The live value replaces home's 1; the pages' counters (one per hit sent) stay.
+    expect(page.locator("#total")).to_have_text(f"{4 + len(hits):,}")
+    assert errors == []
+
+    # A stats-only token reads no counters: tiles and charts show visits instead.
+    visits_only = open_dashboard(browser, base_url, token(where, "analyst", "stats"))
+    expect(visits_only.locator("#stats-hits li")).to_have_text(rows["hits"])
+    expect(visits_only.locator("#total")).to_have_text("\u2013")
+    expect(visits_only.locator("#in-range")).to_have_text("9")  # not /old, 40 days ago
+    expect(visits_only.locator("#today")).to_have_text("4")  # n % 3 == 0 above: 2 + 1 + 1
+    expect(visits_only.locator("#daily-chart .u-legend")).to_contain_text("visits")
+    expect(visits_only.locator("#chart-note")).to_have_text("Charts show visits (statistics API).")
+    expect(visits_only.locator("#counters-card")).to_be_hidden()
+    shoot(visits_only, "dashboard-stats-only.png")
+    visits_only.fill("#from", (now - timedelta(days=45)).date().isoformat())  # fetched anew
+    visits_only.dispatch_event("#from", "change")
+    expect(visits_only.locator("#in-range")).to_have_text("10")  # /old is in range now
+    expect(visits_only.locator("#stats-hits li")).to_have_count(4)
+
+    # A token without stats: the panels hide and say why.
+    reader = open_dashboard(browser, base_url, token(where, "reader", "read"))
+    expect(reader.locator("#stats-note")).to_be_visible()
+    expect(reader.locator("#stats")).to_be_hidden()

@@ -72,9 +72,9 @@ const Api = (() => {
     reset: (ns, key) => request("POST", `${one(ns, key)}/reset`),
     remove: (ns, key) => request("DELETE", one(ns, key)),
     // The GoatCounter-style statistics (issue 10); null when this server has none.
-    async stats(page, namespace, start, end) {
+    async stats(page, namespace, start, end, limit = 8) {
       try {
-        return await request("GET", `/stats/${page}?${q({ site: namespace, start, end, limit: 8 })}`);
+        return await request("GET", `/stats/${page}?${q({ site: namespace, start, end, limit })}`);
       } catch (error) {
         if (error.status === 404 || error.status === 403) return null;
         throw error;

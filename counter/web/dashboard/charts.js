@@ -6,7 +6,7 @@ const Charts = (() => {
   const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   const utc = (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC");
 
-  function options(width, selectedLabel, hourly) {
+  function options(width, selectedLabel, hourly, totalLabel) {
     const step = hourly ? 3600 : 86400;
     const fg = css("--muted");
     const grid = css("--line");
@@ -29,7 +29,7 @@ const Charts = (() => {
       series: [
         { value: hourly ? "{YYYY}-{MM}-{DD} {HH}:00 UTC" : "{YYYY}-{MM}-{DD}" },
         {
-          label: "all counters",
+          label: totalLabel,
           stroke: css("--accent"),
           fill: css("--accent-soft"),
           width: 1,
@@ -47,6 +47,7 @@ const Charts = (() => {
       this.element = element;
       this.hourly = hourly;
       this.plot = null;
+      this.totalLabel = "all counters"; // "visits" when drawn from the statistics API
       new ResizeObserver(() => this.plot && this.plot.setSize({ width: this.width(), height: 220 }))
         .observe(element);
     }
@@ -57,7 +58,8 @@ const Charts = (() => {
     draw(xs, all, selected, selectedLabel) {
       if (this.plot) this.plot.destroy();
       const data = [xs, all, selected || xs.map(() => null)];
-      this.plot = new uPlot(options(this.width(), selectedLabel, this.hourly), data, this.element);
+      const settings = options(this.width(), selectedLabel, this.hourly, this.totalLabel);
+      this.plot = new uPlot(settings, data, this.element);
     }
   }
 

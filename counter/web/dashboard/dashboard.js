@@ -76,6 +76,7 @@
     $("who").textContent = `${state.me.name} · ${perms.join(", ")}`;
     document.querySelectorAll(".manage").forEach((el) => show(el, state.canManage));
     show($("manage-note"), state.canRead && !state.canManage);
+    show($("counters-card"), state.canRead); // a stats-only token reads no counters
     const names = state.me.namespaces;
     const pick = document.querySelector(".ns-pick");
     show(pick, true);
@@ -123,6 +124,8 @@
         state.counters = counters;
         state.truncated = truncated;
         await loadHistories(ns);
+      } else {
+        await loadVisitHistories(ns);
       }
     } catch (error) {
       $("table-error").textContent = `Could not read ${ns}: ${error.message}`;
@@ -154,6 +157,18 @@
       : "";
   }
 
+  // A stats-only token reads no counters: the charts then show visits per path (stats.js).
+  async function loadVisitHistories(ns) {
+    const visits = await Stats.visitHistories(ns, ...range());
+    if (!visits) {
+      $("chart-note").textContent = "This server has no statistics API for the charts.";
+      return;
+    }
+    state.histories = visits.histories;
+    $("chart-note").textContent = `Charts show visits (statistics API)${
+      visits.more ? ` of the ${visits.histories.size} top paths` : ""}.`;
+  }
+
   // ---- tiles and charts --------------------------------------------------------------------
   function range() {
     let from = $("from").value;
@@ -180,7 +195,7 @@
     $("total").textContent = state.canRead ? num(total) : "–";
     $("today").textContent = num(sumDaily([todayUtc()], keys)[0]);
     $("in-range").textContent = num(sumDaily(days(from, to), keys).reduce((a, b) => a + b, 0));
-    $("count").textContent = num(state.counters.length);
+    $("count").textContent = state.canRead ? num(state.counters.length) : "–";
     $("daily-title").textContent = `${from} – ${to}`;
   }
 
@@ -189,6 +204,7 @@
     const keys = [...state.histories.keys()];
     const list = days(from, to);
     const chosen = state.selected && state.histories.has(state.selected) ? [state.selected] : null;
+    dailyChart.totalLabel = hourlyChart.totalLabel = state.canRead ? "all counters" : "visits";
     dailyChart.draw(list.map(daySeconds), sumDaily(list, keys), chosen && sumDaily(list, chosen),
       state.selected);
     const now = Math.floor(Date.now() / 1000 / 3600) * 3600;
@@ -203,37 +219,19 @@
   const dailyChart = new Charts.BarChart($("daily-chart"), false);
   const hourlyChart = new Charts.BarChart($("hourly-chart"), true);
   for (const id of ["from", "to"]) {
-    $(id).addEventListener("change", () => { renderTiles(); drawCharts(); loadStats(state.namespace); });
+    $(id).addEventListener("change", () => { // a stats-only token's charts are fetched anew
+      if (state.canRead) { renderTiles(); drawCharts(); loadStats(state.namespace); } else load();
+    });
   }
 
   // ---- statistics (GoatCounter-style API, when the server has it) --------------------------
   async function loadStats(ns) {
     const [from, to] = range();
-    const pages = ["hits", "toprefs", "browsers", "systems", "sizes"];
-    let results;
-    try {
-      results = await Promise.all(pages.map((p) => Api.stats(p, ns, from, to)));
-    } catch {
-      results = pages.map(() => null);
-    }
-    const available = results.every((r) => r !== null);
-    show($("stats"), available);
-    show($("stats-note"), !available);
-    if (!available) return;
-    pages.forEach((page, i) => {
-      const rows = page === "hits"
-        ? (results[i].hits || []).map((h) => [h.path, h.count])
-        : (results[i].stats || []).map((s) => [s.name || "(unknown)", s.count]);
-      $(`stats-${page}`).replaceChildren(...rows.map(([name, count]) => {
-        const li = document.createElement("li");
-        const a = document.createElement("span");
-        const b = document.createElement("span");
-        a.textContent = name;
-        b.textContent = num(count);
-        li.append(a, b);
-        return li;
-      }));
-    });
+    const panels = await Stats.panels(ns, from, to);
+    if (ns !== state.namespace) return;
+    show($("stats"), panels !== null);
+    show($("stats-note"), panels === null);
+    for (const [page, rows] of Object.entries(panels || {})) Stats.render($(`stats-${page}`), rows, num);
   }
 
   // ---- the counters table ------------------------------------------------------------------
