@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import orjson
+
 from counter.engine.agents import parse_agent
 from counter.engine.hits import Hit
-from counter.engine.sitestats import StatHit
+from counter.engine.sitestats import CAMPAIGN_REFS, StatHit
 
 UNKNOWN = "(unknown)"
 # Parameters that say how a visitor arrived, not which page they saw (GoatCounter drops these).
@@ -97,14 +99,17 @@ def stat_hit(hit: Hit, *, visit: bool, language: str) -> StatHit:
             width = int(float(hit.size.split(",")[0]))
         except ValueError:
             width = 0
+    campaign = _query_value(hit.query, _CAMPAIGN_PARAMS)
     dims = {
         "browser": f"{agent.browser or UNKNOWN}\t{agent.browser_version}",
         "system": f"{agent.system or UNKNOWN}\t{agent.system_version}",
         "size": str(width),
         "location": hit.location or UNKNOWN,
         "language": language,
-        "campaign": _query_value(hit.query, _CAMPAIGN_PARAMS),
+        "campaign": campaign,
         "ref": f"{scheme}\t{group}\t{detail}" if scheme else "",
+        # JSON: a campaign or a referrer may hold any character, a tab included.
+        CAMPAIGN_REFS: orjson.dumps([campaign, detail]).decode() if campaign else "",
     }
     return StatHit(
         path=hit.path,
