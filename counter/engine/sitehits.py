@@ -25,6 +25,7 @@ _TRACKING = re.compile(
 )
 _SOURCE_PARAMS = ("utm_source", "ref", "src", "source")
 _CAMPAIGN_PARAMS = ("utm_campaign", "campaign")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _LANGUAGE = re.compile(r"^\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*\s*(?:;|,|$)")
 
 # GoatCounter's screen size classes, by the screen's CSS width.
@@ -70,7 +71,9 @@ def language_of(accept_language: str) -> str:
 def _query_value(query: str, names: tuple[str, ...]) -> str:
     pairs = parse_qsl(query.lstrip("?"), keep_blank_values=False)
     lowered = {k.lower(): v for k, v in pairs}
-    return next((lowered[name][:200] for name in names if lowered.get(name)), "")
+    value = next((lowered[name][:200] for name in names if lowered.get(name)), "")
+    # A decoded %00 or %09 would corrupt the tab-separated members: such a value is not kept.
+    return "" if _CONTROL.search(value) else value
 
 
 def referrer(ref: str, query: str) -> tuple[str, str, str]:

@@ -123,6 +123,17 @@ async def test_a_campaign_lists_its_referrers(http: httpx.AsyncClient) -> None:
     }
 
 
+async def test_query_values_with_control_characters_are_not_kept(http: httpx.AsyncClient) -> None:
+    stamp = AT.strftime("%Y-%m-%dT%H:%M:%SZ")
+    hit = {"path": "/q", "user_agent": FIREFOX, "created_at": stamp, "session": "q1",
+           "query": "?utm_source=a%09b&utm_campaign=x%00y"}  # fmt: skip
+    assert (await http.post("/api/v0/count", json={"hits": [hit]})).status_code == 202
+    campaigns = (await http.get(f"/api/v0/stats/campaigns?start={AT.date()}")).json()
+    assert campaigns["stats"] == []
+    refs = (await http.get(f"/api/v0/stats/toprefs?start={AT.date()}")).json()
+    assert [s["ref_scheme"] for s in refs["stats"]] == [None, "h"]  # /q's visit is direct
+
+
 async def test_deleting_a_counter_leaves_the_statistics_and_group_is_not_a_parameter(
     http: httpx.AsyncClient, store: Store
 ) -> None:
