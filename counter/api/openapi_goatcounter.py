@@ -174,6 +174,9 @@ _PARSE_BOOL = "Go's strconv.ParseBool: 1, t, T, true, True, TRUE, 0, f, ..."
 _DAILY = _query("daily", {"type": "string", "examples": ["true"]}, _PARSE_BOOL)
 _BY_NAME = _query("path_by_name", {"type": "string", "examples": ["false"]}, _PARSE_BOOL)
 
+# Only referrers are kept per path: the other pages answer include_paths with a 400 saying so.
+_PAGE_PATHS = [_query("include_paths", _STR, f"toprefs only: {_PATH_LIST}"), _BY_NAME]
+
 
 def _stats(summary: str, body: Schema, params: list[Schema]) -> dict[str, Any]:
     return {"get": {**_api(summary, {"200": _json(body)}, parameters=params),
@@ -213,8 +216,10 @@ def goatcounter_paths() -> dict[str, Any]:
             [_path_param("path_id", {"type": "integer", "minimum": 1}), *_RANGE, _LIMIT,
              _OFFSET]),
         "/api/v0/stats/{page}": _stats("a dimension page: browsers, systems, sizes, ... (stats)",
-            _list("stats", _STAT), [_path_param("page", _PAGE_STATS), *_RANGE, _LIMIT, _OFFSET]),
+            _list("stats", _STAT),
+            [_path_param("page", _PAGE_STATS), *_RANGE, _LIMIT, _OFFSET, *_PAGE_PATHS]),
         "/api/v0/stats/{page}/{id}": _stats("one entry's details: versions, widths, ... (stats)",
             _list("stats", _DETAIL_STAT),
-            [_path_param("page", _DETAIL), _path_param("id", _STR), *_RANGE, _LIMIT, _OFFSET]),
+            [_path_param("page", _DETAIL), _path_param("id", _STR), *_RANGE, _LIMIT, _OFFSET,
+             *_PAGE_PATHS]),
     }  # fmt: skip

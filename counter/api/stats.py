@@ -11,13 +11,14 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from counter.api.io import ApiError, json_response, token_of
 from counter.api.statsquery import Query, Span, site_id, span_of, stats_site
 from counter.engine.sitehits import UNKNOWN, size_class
-from counter.engine.sitestats import PathInfo, path_digest
+from counter.engine.sitestats import CAMPAIGN_REFS, PathInfo, path_digest
 from counter.engine.store import Store
 from counter.runtime import Runtime
 
@@ -182,19 +183,33 @@ class StatsRoutes:
             raise ApiError(400, errors={"page": [f"must be one of {', '.join(PAGES)}"]})
         query = Query(request)
         namespace = stats_site(request, query, "stats")
-        if query.strings("include_paths"):
+        if query.strings("include_paths") and page != "toprefs":
+            # Only referrers are also kept per path (r:<digest>:<day>); the other dimensions
+            # are one sorted set per site and day, so a path filter has nothing to read.
             raise ApiError(
-                400, errors={"include_paths": [f"{page} are kept per site, not per path"]}
-            )
+                400,
+                errors={"include_paths": [
+                    f"{page} are counted per site and day, not per path: only toprefs "
+                    "can be filtered by path"
+                ]},
+            )  # fmt: skip
         span = span_of(query, self._now())
         limit = query.integer("limit", 20, 1, 100)
         offset = query.integer("offset", 0, 0)
         store = await self.runtime.store()
-        dim = _DIMENSION[page]
-        ranked = await store.ranked(namespace, span.days, f"d:{dim}:", f"dm:{dim}:")
+        include = await self._include(store, namespace, query)
+        if include is not None:
+            ranked = await _path_refs(store, namespace, include, span)
+        else:
+            dim = CAMPAIGN_REFS if page == "campaigns" and detail is not None else _DIMENSION[page]
+            ranked = await store.ranked(namespace, span.days, f"d:{dim}:", f"dm:{dim}:")
         counts: dict[tuple[str, str, str], int] = {}
         for member, count in ranked:
-            group_id, name, detail_name, scheme = _group(page, member)
+            if page == "campaigns" and detail is not None:
+                campaign, source = orjson.loads(member)
+                group_id, detail_name, scheme = campaign, source, ""
+            else:
+                group_id, name, detail_name, scheme = _group(page, member)
             if detail is None:
                 key = (group_id, name, scheme)
             elif group_id == detail:
@@ -202,6 +217,12 @@ class StatsRoutes:
             else:
                 continue
             counts[key] = counts.get(key, 0) + count
+        if page == "toprefs" and detail is None:
+            # GoatCounter's empty referrer (its dashboard's "(no data)"): the visits of these
+            # whole days that named none are those the referrer counts do not hold.
+            direct = await _visits(store, namespace, include, span) - sum(c for _, c in ranked)
+            if direct > 0:
+                counts[("", "", "")] = direct
         ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0][1]))
         stats = []
         for (group_id, name, scheme), count in ordered[offset : offset + limit]:
@@ -264,6 +285,29 @@ def _hit_list(
         "path_id": info.id, "path": info.path, "title": info.title, "event": info.event,
         "count": count, "max": peak, "stats": stats,
     }  # fmt: skip
+
+
+async def _path_refs(
+    store: Store, namespace: str, include: list[PathInfo], span: Span
+) -> list[tuple[str, int]]:
+    """The referrers of the listed paths, as the site's ``ref`` members (scheme, group, detail)."""
+    counts: dict[str, int] = {}
+    for info in include:
+        for member, count in await store.ranked(namespace, span.days, f"r:{info.digest}:", None):
+            scheme, _, detail = member.partition("\t")
+            group = detail.partition("/")[0] if scheme == "h" else detail
+            full = f"{scheme}\t{group}\t{detail}"
+            counts[full] = counts.get(full, 0) + count
+    return sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
+async def _visits(store: Store, namespace: str, include: list[PathInfo] | None, span: Span) -> int:
+    """Visits of the span's whole days: the site's, or the listed paths'."""
+    if include is None:
+        totals = await store.month_totals(namespace, span.days)
+        return sum(sum(fields.get("v", ())) for fields in totals.values())
+    hourly = await store.hourly(namespace, [info.digest for info in include], span.days)
+    return sum(sum(hours) for days in hourly.values() for hours in days.values())
 
 
 def _site_sum(span: Span, totals: dict[date, dict[str, list[int]]], kind: str) -> int:

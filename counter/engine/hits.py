@@ -29,6 +29,10 @@ _TEXT_LIMITS = {"path": 2048, "title": 1024, "ref": 2048, "query": 2048, "user_a
                 "session": 256, "language": 35}  # fmt: skip
 _KNOWN_FIELDS = frozenset({*_TEXT_LIMITS, "event", "size", "bot", "location", "ip", "created_at"})
 _LOCATION = re.compile(r"[A-Za-z]{2}(?:-[A-Za-z0-9]{1,3})?")
+# C0, DEL and C1 controls: never part of a URL or a title, and a tab or NUL in a path or
+# referrer would corrupt the statistics' tab-separated members and the CSV export.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_NO_CONTROL = frozenset({"path", "title", "ref"})
 _CAMPAIGN = re.compile(r"(?:^|[?&])(?:utm_[a-z]+|ref|src|source)=", re.IGNORECASE)
 
 
@@ -124,6 +128,8 @@ def _text(raw: dict[str, Any], name: str, limit: int) -> str:
         raise HitError(f"{name} must be a string")
     if len(value) > limit:
         raise HitError(f"{name} is longer than {limit} characters")
+    if name in _NO_CONTROL and _CONTROL.search(value):
+        raise HitError(f"{name} must not contain control characters")
     return value
 
 

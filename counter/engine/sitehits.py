@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import orjson
+
 from counter.engine.agents import parse_agent
 from counter.engine.hits import Hit
-from counter.engine.sitestats import StatHit
+from counter.engine.sitestats import CAMPAIGN_REFS, StatHit
 
 UNKNOWN = "(unknown)"
 # Parameters that say how a visitor arrived, not which page they saw (GoatCounter drops these).
@@ -23,6 +25,7 @@ _TRACKING = re.compile(
 )
 _SOURCE_PARAMS = ("utm_source", "ref", "src", "source")
 _CAMPAIGN_PARAMS = ("utm_campaign", "campaign")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _LANGUAGE = re.compile(r"^\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*\s*(?:;|,|$)")
 
 # GoatCounter's screen size classes, by the screen's CSS width.
@@ -68,7 +71,9 @@ def language_of(accept_language: str) -> str:
 def _query_value(query: str, names: tuple[str, ...]) -> str:
     pairs = parse_qsl(query.lstrip("?"), keep_blank_values=False)
     lowered = {k.lower(): v for k, v in pairs}
-    return next((lowered[name][:200] for name in names if lowered.get(name)), "")
+    value = next((lowered[name][:200] for name in names if lowered.get(name)), "")
+    # A decoded %00 or %09 would corrupt the tab-separated members: such a value is not kept.
+    return "" if _CONTROL.search(value) else value
 
 
 def referrer(ref: str, query: str) -> tuple[str, str, str]:
@@ -97,14 +102,17 @@ def stat_hit(hit: Hit, *, visit: bool, language: str) -> StatHit:
             width = int(float(hit.size.split(",")[0]))
         except ValueError:
             width = 0
+    campaign = _query_value(hit.query, _CAMPAIGN_PARAMS)
     dims = {
         "browser": f"{agent.browser or UNKNOWN}\t{agent.browser_version}",
         "system": f"{agent.system or UNKNOWN}\t{agent.system_version}",
         "size": str(width),
         "location": hit.location or UNKNOWN,
         "language": language,
-        "campaign": _query_value(hit.query, _CAMPAIGN_PARAMS),
+        "campaign": campaign,
         "ref": f"{scheme}\t{group}\t{detail}" if scheme else "",
+        # JSON: a campaign or a referrer may hold any character, a tab included.
+        CAMPAIGN_REFS: orjson.dumps([campaign, detail]).decode() if campaign else "",
     }
     return StatHit(
         path=hit.path,

@@ -11,7 +11,7 @@ namespace's slot ``{ns}`` and every time bucket expires ``retention`` after its 
   ``<dd>p`` pageviews and ``<dd>b`` bots per day;
 - ``td:<day>``/``tm:<month>``: visits per path digest (ranking);
 - ``d:<dim>:<day>``/``dm:<dim>:<month>``: visits per browser, system, size, location, language,
-  campaign and referrer, at most ``member_cap`` members each;
+  campaign, referrer and campaign+referrer (``cref``), at most ``member_cap`` members each;
 - ``r:<digest>:<day>``: a path's referrers.
 A range reads whole months from the month keys and the days at its edges from the day keys.
 """
@@ -28,7 +28,9 @@ import orjson
 
 from counter.engine.base import StoreBase, as_text, driver_errors
 
-DIMENSIONS = ("browser", "system", "size", "location", "language", "campaign", "ref")
+# "cref": a campaign's referrers, members JSON [campaign, referrer] (GoatCounter's campaign detail).
+CAMPAIGN_REFS = "cref"
+DIMENSIONS = ("browser", "system", "size", "location", "language", "campaign", "ref", CAMPAIGN_REFS)
 DAY_MS = 86_400_000
 _EXPIRY_SET: set[str] = set()  # bucket keys whose expiry this process has set
 

@@ -156,6 +156,27 @@ async def test_a_partial_batch_stores_the_valid_hits(
     assert [entry["p"] for _, entry in await logged(store)] == ["/ok-1", "/ok-4"]
 
 
+async def test_control_characters_are_refused_and_not_stored(
+    http: httpx.AsyncClient, headers: dict[str, str], store: Store
+) -> None:
+    hits = [
+        {"path": "/ok"},
+        {"path": "/nul\x00"},
+        {"path": "/t", "title": "a\tb"},
+        {"path": "/r", "ref": "https://a.example/\x1b"},
+    ]
+    response = await http.post(
+        "/api/v0/count", headers=headers, json={"no_sessions": True, "hits": hits}
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "1": ["path must not contain control characters"],
+        "2": ["title must not contain control characters"],
+        "3": ["ref must not contain control characters"],
+    }
+    assert [entry["p"] for _, entry in await logged(store)] == ["/ok"]
+
+
 @pytest.mark.parametrize("hits", [[], [{"path": "/x"}] * 501, None, {"path": "/x"}])
 async def test_empty_or_oversized_batches_store_nothing(
     http: httpx.AsyncClient, headers: dict[str, str], store: Store, hits: object

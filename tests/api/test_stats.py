@@ -127,6 +127,7 @@ async def test_the_client_reads_the_dimension_pages(client: GoatcounterApiClient
     assert {s["id"]: s["count"] for s in locations["stats"]} == {"US": 2, "NL": 1, "(unknown)": 2}
     refs = await client.get_stats_refs(start=start)
     assert [(s["name"], s["count"], s["ref_scheme"]) for s in refs["stats"]] == [
+        ("", 2, None),  # GoatCounter's empty referrer: the direct visit to / and the event
         ("news.example", 2, "h"),
         ("mail", 1, "c"),
     ]

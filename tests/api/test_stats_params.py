@@ -10,6 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from counter import Settings, Store
+from counter.engine.names import key_from_path
 from tests.apikit import api_client, bearer, new_token
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
@@ -64,6 +65,89 @@ async def test_paths_by_id_or_by_name_and_a_path_s_referrers(http: httpx.AsyncCl
     assert detail == {"stats": [{"name": "US-CA", "count": 1}], "more": False}
     browsers = (await http.get(f"/api/v0/stats/browsers/Firefox?start={AT.date()}")).json()
     assert browsers["stats"] == [{"name": "Firefox 133", "count": 3}]
+
+
+async def test_referrers_filter_by_path_and_direct_visits_are_the_empty_referrer(
+    http: httpx.AsyncClient,
+) -> None:
+    async def refs(query: str) -> list[tuple[str, str, int, str | None]]:
+        response = await http.get(f"/api/v0/stats/toprefs{query}&start={AT.date()}")
+        assert response.status_code == 200, response.text
+        return [
+            (s.get("id"), s["name"], s["count"], s["ref_scheme"]) for s in response.json()["stats"]
+        ]
+
+    # GoatCounter's empty referrer row (its dashboard's "(no data)"): /b's and /c's visits.
+    assert await refs("?limit=5") == [("", "", 2, None), ("news.example", "news.example", 1, "h")]
+    assert await refs("?include_paths=1") == [("news.example", "news.example", 1, "h")]
+    assert await refs("?include_paths=2,3") == [("", "", 2, None)]
+    assert await refs("?include_paths=/a&path_by_name=true") == await refs("?include_paths=1")
+    assert await refs("/news.example?include_paths=1") == [(None, "news.example/x", 1, "h")]
+    assert await refs("/news.example?include_paths=2") == []
+
+
+async def test_other_dimensions_say_why_they_cannot_filter_by_path(
+    http: httpx.AsyncClient,
+) -> None:
+    for page in ("browsers", "systems", "sizes", "locations", "languages", "campaigns"):
+        response = await http.get(f"/api/v0/stats/{page}?include_paths=1")
+        assert response.status_code == 400
+        assert response.json()["errors"]["include_paths"] == [
+            f"{page} are counted per site and day, not per path: "
+            "only toprefs can be filtered by path"
+        ]
+
+
+async def test_a_campaign_lists_its_referrers(http: httpx.AsyncClient) -> None:
+    stamp = AT.strftime("%Y-%m-%dT%H:%M:%SZ")
+    hits = [
+        {"path": "/l", "user_agent": FIREFOX, "created_at": stamp, "session": f"c{n}", **fields}
+        for n, fields in enumerate([
+            {"query": "?utm_campaign=launch&utm_source=mail"},
+            {"query": "?utm_campaign=launch&utm_source=mail"},
+            {"query": "?utm_campaign=launch", "ref": "https://social.example/post"},
+            {"query": "?utm_campaign=launch"},
+            {"query": "?utm_campaign=other&utm_source=mail"},
+        ])
+    ]  # fmt: skip
+    response = await http.post("/api/v0/count", json={"hits": hits})
+    assert response.status_code == 202, response.text
+    launch = (await http.get(f"/api/v0/stats/campaigns/launch?start={AT.date()}")).json()
+    assert launch == {
+        "stats": [
+            {"name": "mail", "count": 2},
+            {"name": "", "count": 1},
+            {"name": "social.example/post", "count": 1},
+        ],
+        "more": False,
+    }
+
+
+async def test_query_values_with_control_characters_are_not_kept(http: httpx.AsyncClient) -> None:
+    stamp = AT.strftime("%Y-%m-%dT%H:%M:%SZ")
+    hit = {"path": "/q", "user_agent": FIREFOX, "created_at": stamp, "session": "q1",
+           "query": "?utm_source=a%09b&utm_campaign=x%00y"}  # fmt: skip
+    assert (await http.post("/api/v0/count", json={"hits": [hit]})).status_code == 202
+    campaigns = (await http.get(f"/api/v0/stats/campaigns?start={AT.date()}")).json()
+    assert campaigns["stats"] == []
+    refs = (await http.get(f"/api/v0/stats/toprefs?start={AT.date()}")).json()
+    assert [s["ref_scheme"] for s in refs["stats"]] == [None, "h"]  # /q's visit is direct
+
+
+async def test_deleting_a_counter_leaves_the_statistics_and_group_is_not_a_parameter(
+    http: httpx.AsyncClient, store: Store
+) -> None:
+    """Both as docs/goatcounter.md says: statistics are history, and GoatCounter has no group."""
+    manage = bearer(await new_token(store, "manager", perms="manage"))
+    assert await store.get("site.com", key_from_path("/a")) == 1
+    deleted = await http.delete(f"/api/v0/counters/site.com/{key_from_path('/a')}", headers=manage)
+    assert deleted.status_code == 204, deleted.text
+    hits = (await http.get(f"/api/v0/stats/hits?start={AT.date()}")).json()
+    assert {h["path"]: h["count"] for h in hits["hits"]} == {"/a": 1, "/b": 1, "/c": 1}
+    counter = await http.get("/site/site.com/counter/a.json")
+    assert counter.status_code == 200 and counter.json()["count"] == "1"
+    grouped = await http.get(f"/api/v0/stats/hits?start={AT.date()}&group=day")
+    assert grouped.status_code == 200 and grouped.json() == hits
 
 
 @pytest.mark.parametrize(

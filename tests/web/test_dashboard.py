@@ -253,7 +253,7 @@ def test_dashboard_shows_the_stats_api_and_uses_streams_where_the_server_has_the
         "hits": ["/5", "/blog3", "/docs1"],  # /old is outside the 30 days shown
         "browsers": ["Firefox4", "Chrome3", "Mobile Safari2"],
         "systems": ["Linux4", "Windows3", "iOS2"],
-        "toprefs": ["news.ycombinator.com4", "duckduckgo.com3"],  # direct visits: no referrer
+        "toprefs": ["news.ycombinator.com4", "duckduckgo.com3", "(no data)2"],  # 2 direct visits
         "sizes": ["Computer monitors larger than HD4", "Computer monitors3", "Phones2"],
     }
     for panel, expected in rows.items():

@@ -125,6 +125,11 @@ async def test_bots_are_kept_apart(
         ("p=/" + "x" * 3000, "path is longer"),
         ("p=/x&t=" + "t" * 2000, "title is longer"),
         ("p=/x&s=wide", "size must"),
+        ("p=%00", "path must not contain control characters"),
+        ("p=/a%0Ab", "path must not contain control characters"),
+        ("p=/x&t=a%09b", "title must not contain control characters"),
+        ("p=/x&r=https://a.example/%C2%85", "ref must not contain control characters"),
+        ("p=/x&r=%7F", "ref must not contain control characters"),
     ],
 )
 async def test_bad_requests_are_400_gifs_that_say_why_and_store_nothing(

@@ -9,6 +9,9 @@ const Stats = (() => {
   // The API's end is exclusive and a bare date is its midnight: the day after `day` includes it.
   const dayAfter = (day) => isoDay(new Date(Date.parse(`${day}T00:00:00Z`) + DAY_MS));
 
+  // An empty referrer is GoatCounter's direct visits, which its dashboard calls "(no data)".
+  const EMPTY = { toprefs: "(no data)" };
+
   // {page: [[name, count], ...]} for the panels, or null when this server or token has none.
   async function panels(ns, from, to) {
     let results;
@@ -20,7 +23,7 @@ const Stats = (() => {
     if (!results.every((r) => r !== null)) return null;
     return Object.fromEntries(PAGES.map((page, i) => [page, page === "hits"
       ? (results[i].hits || []).map((h) => [h.path, h.count])
-      : (results[i].stats || []).map((s) => [s.name || "(unknown)", s.count])]));
+      : (results[i].stats || []).map((s) => [s.name || EMPTY[page] || "(unknown)", s.count])]));
   }
 
   function render(list, rows, format) {
