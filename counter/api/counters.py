@@ -11,12 +11,12 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from counter.api.io import ApiError, json_response, namespace_for, parse_json, read_body
 from counter.api.snapshot_import import SnapshotImporter
+from counter.api.snapshot_lines import counter_json, snapshot_line
 from counter.engine.names import INT64_MAX, INT64_MIN, NAME_PATTERN, is_valid_name
 from counter.engine.store import CounterInfo, Store
 from counter.errors import CounterNotFound
@@ -46,7 +46,7 @@ class CounterRoutes:
         return json_response(
             {
                 "namespace": namespace,
-                "counters": [_counter(info) for info in page],
+                "counters": [counter_json(info) for info in page],
                 "more": len(keys) > limit,
             }
         )
@@ -58,7 +58,7 @@ class CounterRoutes:
         daily, hourly = await store.history(namespace, key, now=self.clock())
         return json_response(
             {
-                **_counter(info),
+                **counter_json(info),
                 "daily": {_day(day): count for day, count in sorted(daily.items())},
                 "hourly": {f"{_day(hour[:8])}T{hour[8:]}": n for hour, n in sorted(hourly.items())},
             }
@@ -89,7 +89,7 @@ class CounterRoutes:
         value = options.pop("value")
         old = await store.put(namespace, key, value, now=self.clock(), **options)
         info = await store.info(namespace, key)
-        return json_response({**_counter(info), "old_value": old}, 201 if old is None else 200)
+        return json_response({**counter_json(info), "old_value": old}, 201 if old is None else 200)
 
     async def reset(self, request: Request) -> Response:
         """``POST .../reset``: the value back to 0 (history is kept; it records the past)."""
@@ -97,7 +97,7 @@ class CounterRoutes:
         store = await self.runtime.store()
         await store.info(namespace, key)  # 404 rather than creating a counter
         old = await store.put(namespace, key, 0, now=self.clock())
-        return json_response({**_counter(await store.info(namespace, key)), "old_value": old})
+        return json_response({**counter_json(await store.info(namespace, key)), "old_value": old})
 
     async def delete(self, request: Request) -> Response:
         namespace, key = self._target(request, "manage")
@@ -128,11 +128,10 @@ class CounterRoutes:
             histories = await asyncio.gather(
                 *(store.history(namespace, info.key, now=self.clock()) for info in infos)
             )
-            lines = []
-            for info, (daily, _) in zip(infos, histories, strict=True):
-                line = {**_counter(info), "daily": {_day(d): n for d, n in sorted(daily.items())}}
-                lines.append(orjson.dumps(line) + b"\n")
-            yield b"".join(lines)
+            yield b"".join(
+                snapshot_line(info, daily)
+                for info, (daily, _) in zip(infos, histories, strict=True)
+            )
 
     async def restore(self, request: Request) -> Response:
         """``POST /snapshot/{namespace}``: write every line's counter; all lines or none."""
@@ -158,19 +157,6 @@ async def _infos(store: Store, namespace: str, keys: list[str]) -> list[CounterI
     gone = [key for key, info in zip(keys, found, strict=True) if info is None]
     await store.forget_keys(namespace, gone)
     return [info for info in found if info is not None]
-
-
-def _counter(info: CounterInfo) -> dict[str, Any]:
-    return {
-        "namespace": info.namespace,
-        "key": info.key,
-        "value": info.value,
-        "created": info.created,
-        "ttl": info.ttl,
-        "enable_reset": info.enable_reset,
-        "update_lowerbound": info.update_lowerbound,
-        "update_upperbound": info.update_upperbound,
-    }
 
 
 def _day(compact: str) -> str:
