@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import load, nginx, redis_cost
-from bench.env import Child, free_port, header, start_http, start_redis
+from bench.env import free_port, header, redis_for_bench, start_http
 
 
 @dataclass(frozen=True)
@@ -323,11 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [name for name in chosen if name not in CONFIGS]
     if unknown:
         parser.error(f"unknown configs: {', '.join(unknown)}")
-    with tempfile.TemporaryDirectory(prefix="counter-bench-") as directory:
-        redis_process: Child | None = None
-        url = args.redis_url
-        if url is None:
-            redis_process, url = start_redis(Path(directory))
+    with redis_for_bench(args.redis_url) as url:
         prefix = f"bench:{int(time.time())}:"
         options = Options(
             url,
@@ -370,8 +366,6 @@ def main(argv: list[str] | None = None) -> int:
             print(table(median_rows(runs)))
         finally:
             _cleanup(url, prefix)
-            if redis_process is not None:
-                redis_process.stop()
     return 0
 
 

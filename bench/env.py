@@ -14,7 +14,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -198,3 +199,17 @@ def start_redis(directory: Path) -> tuple[Child, str]:
 
     wait_until(answers, 15, "redis-server")
     return child, url
+
+
+@contextmanager
+def redis_for_bench(url: str | None) -> Iterator[str]:
+    """``url`` as given, or a private redis-server (``start_redis``) for the block's length."""
+    if url is not None:
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="counter-bench-") as directory:
+        child, private = start_redis(Path(directory))
+        try:
+            yield private
+        finally:
+            child.stop()

@@ -19,16 +19,14 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 from redis.asyncio import Redis
 
-from bench.env import free_port, header, start_http, start_redis
+from bench.env import free_port, header, redis_for_bench, start_http
 from bench.load import Target, run
 from counter import Settings, create_app, lifespan
 from counter.engine.keys import Keys
@@ -208,20 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paths", type=int, default=500)
     parser.add_argument("--days", type=int, default=365)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as directory:
-        redis_child = None
-        url = args.redis_url
-        if url is None:
-            redis_child, url = start_redis(Path(directory))
-        try:
-            print(header("bench.goatcounter", url))
-            throughput(url, args.duration, args.connections)
-            asyncio.run(script_costs(url, args.calls))
-            asyncio.run(memory(url))
-            asyncio.run(busy_year(url, args.paths, args.days))
-        finally:
-            if redis_child is not None:
-                redis_child.stop()
+    with redis_for_bench(args.redis_url) as url:
+        print(header("bench.goatcounter", url))
+        throughput(url, args.duration, args.connections)
+        asyncio.run(script_costs(url, args.calls))
+        asyncio.run(memory(url))
+        asyncio.run(busy_year(url, args.paths, args.days))
     return 0
 
 

@@ -18,12 +18,10 @@ import asyncio
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
-from bench.env import header, start_redis
+from bench.env import header, redis_for_bench
 from counter.engine.keys import Keys
 from counter.engine.store import Store
 from counter.runtime import connect
@@ -95,17 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--counters", type=int, default=1_000_000)
     parser.add_argument("--pages", type=int, default=200)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="counter-bench-") as directory:
-        child, url = (None, args.redis_url) if args.redis_url else start_redis(Path(directory))
-        try:
-            extra = {"load": f"{args.counters} index entries, {args.pages} pages"}
-            print(header("bench.index: a page of 100 counters", url, extra))
-            print(f"{'listing':46} {'median ms':>10} {'p99 ms':>8}")
-            for label, median, p99 in asyncio.run(run(url, args.counters, args.pages)):
-                print(f"{label:46} {median:10.2f} {p99:8.2f}", flush=True)
-        finally:
-            if child is not None:
-                child.stop()
+    with redis_for_bench(args.redis_url) as url:
+        extra = {"load": f"{args.counters} index entries, {args.pages} pages"}
+        print(header("bench.index: a page of 100 counters", url, extra))
+        print(f"{'listing':46} {'median ms':>10} {'p99 ms':>8}")
+        for label, median, p99 in asyncio.run(run(url, args.counters, args.pages)):
+            print(f"{label:46} {median:10.2f} {p99:8.2f}", flush=True)
     return 0
 
 

@@ -23,7 +23,6 @@ import asyncio
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -33,7 +32,7 @@ import httpx
 import uvloop
 from redis.asyncio import Redis
 
-from bench.env import free_port, header, start_http, start_redis
+from bench.env import free_port, header, redis_for_bench, start_http
 from bench.load import Target, run
 from counter.engine.changes import ChangeFeed
 from counter.engine.keys import Keys
@@ -212,18 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-http", action="store_true")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="counter-bench-") as directory:
-        redis_process, url = (None, args.redis_url)
-        if url is None:
-            redis_process, url = start_redis(Path(directory))
-        try:
-            print(header("bench.live_cost: what live updates cost /hit", url))
-            uvloop.run(redis_cost(url, args.hits, args.keys))
-            if not args.skip_http:
-                http_cost(url, args.duration, args.connections, args.rounds)
-        finally:
-            if redis_process is not None:
-                redis_process.stop()
+    with redis_for_bench(args.redis_url) as url:
+        print(header("bench.live_cost: what live updates cost /hit", url))
+        uvloop.run(redis_cost(url, args.hits, args.keys))
+        if not args.skip_http:
+            http_cost(url, args.duration, args.connections, args.rounds)
     return 0
 
 

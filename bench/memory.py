@@ -20,12 +20,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from bench.env import header, start_redis
+from bench.env import header, redis_for_bench
 from counter.engine.keys import Keys
 from counter.engine.store import DEFAULT_TTL_MS, Store
 from counter.runtime import connect
@@ -96,17 +94,12 @@ def main(argv: list[str] | None = None) -> int:
         "--hours", type=int, default=DEFAULT_TTL_MS // HOUR_MS, help="default: the whole ttl"
     )
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="counter-bench-") as directory:
-        child, url = (None, args.redis_url) if args.redis_url else start_redis(Path(directory))
-        try:
-            print(header("bench.memory: Redis bytes per counter", url,
-                         {"thresholds": asyncio.run(thresholds(url))}))  # fmt: skip
-            print(f"{'shape':62} {'bytes':>7} {'keys':>5}")
-            for name, size, keys in asyncio.run(measure(url, args.index_counters, args.hours)):
-                print(f"{name:62} {size:7d} {keys if keys else '':>5}", flush=True)
-        finally:
-            if child is not None:
-                child.stop()
+    with redis_for_bench(args.redis_url) as url:
+        print(header("bench.memory: Redis bytes per counter", url,
+                     {"thresholds": asyncio.run(thresholds(url))}))  # fmt: skip
+        print(f"{'shape':62} {'bytes':>7} {'keys':>5}")
+        for name, size, keys in asyncio.run(measure(url, args.index_counters, args.hours)):
+            print(f"{name:62} {size:7d} {keys if keys else '':>5}", flush=True)
     return 0
 
 

@@ -179,10 +179,8 @@ async def _delete(store: Any, prefix: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-    import tempfile
-    from pathlib import Path
 
-    from bench.env import header, start_redis
+    from bench.env import header, redis_for_bench
 
     parser = argparse.ArgumentParser(prog="python -m bench.redis_cost", description=__doc__)
     parser.add_argument("--redis-url", help="default: a private redis-server started here")
@@ -190,23 +188,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys", type=int, default=10_000, help="counters created first")
     parser.add_argument("--callers", type=int, default=16, help="concurrent callers")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="counter-bench-") as directory:
-        child, url = (None, args.redis_url) if args.redis_url else start_redis(Path(directory))
-        try:
-            print(header("bench.redis_cost: Redis time per Store operation", url, {
-                "load": f"{args.calls} calls per row, {args.callers} concurrent callers "
-                f"(auto-pipelined), {args.keys} counters"}))  # fmt: skip
-            print(f"{'operation':12} {'commandstats µs/op':>19} {'CPU µs/op':>10} "
-                  f"{'x minimal':>10} {'x minimal CPU':>14}")  # fmt: skip
-            reference: tuple[float, float] | None = None
-            for operation in OPERATIONS:
-                usec, cpu = asyncio.run(_cost(url, operation, args.calls, args.keys, args.callers))
-                reference = reference or (usec, cpu)
-                print(f"{operation:12} {usec:19.2f} {cpu:10.2f} {usec / reference[0]:10.2f} "
-                      f"{cpu / reference[1]:14.2f}", flush=True)  # fmt: skip
-        finally:
-            if child is not None:
-                child.stop()
+    with redis_for_bench(args.redis_url) as url:
+        print(header("bench.redis_cost: Redis time per Store operation", url, {
+            "load": f"{args.calls} calls per row, {args.callers} concurrent callers "
+            f"(auto-pipelined), {args.keys} counters"}))  # fmt: skip
+        print(f"{'operation':12} {'commandstats µs/op':>19} {'CPU µs/op':>10} "
+              f"{'x minimal':>10} {'x minimal CPU':>14}")  # fmt: skip
+        reference: tuple[float, float] | None = None
+        for operation in OPERATIONS:
+            usec, cpu = asyncio.run(_cost(url, operation, args.calls, args.keys, args.callers))
+            reference = reference or (usec, cpu)
+            print(f"{operation:12} {usec:19.2f} {cpu:10.2f} {usec / reference[0]:10.2f} "
+                  f"{cpu / reference[1]:14.2f}", flush=True)  # fmt: skip
     return 0
 
 

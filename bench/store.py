@@ -15,15 +15,13 @@ import argparse
 import asyncio
 import random
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import uvloop
 
-from bench.env import header, start_redis
+from bench.env import header, redis_for_bench
 from counter.engine.keys import Keys
 from counter.engine.store import Store
 from counter.errors import CounterNotFound
@@ -101,18 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client", choices=(*CLIENTS, "all"), default="all")
     args = parser.parse_args(argv)
     clients = list(CLIENTS) if args.client == "all" else [args.client]
-    with tempfile.TemporaryDirectory(prefix="counter-bench-") as directory:
-        redis_process = None
-        url = args.redis_url
-        if url is None:
-            redis_process, url = start_redis(Path(directory))
-        try:
-            print(header("bench.store: Store.hit / Store.get in one process", url))
-            # uvloop, as counter serve runs it.
-            uvloop.run(bench(url, clients, args.duration, args.concurrency, args.keys))
-        finally:
-            if redis_process is not None:
-                redis_process.stop()
+    with redis_for_bench(args.redis_url) as url:
+        print(header("bench.store: Store.hit / Store.get in one process", url))
+        # uvloop, as counter serve runs it.
+        uvloop.run(bench(url, clients, args.duration, args.concurrency, args.keys))
     return 0
 
 
