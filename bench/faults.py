@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import httpx
 import orjson
 
 from bench.env import free_port, wait_until
+from tests.faults.kit import silent_connections
 
 _CLI = (sys.executable, "-m", "counter.cli")
 _TOKEN = ("--name", "bench", "--perm", "read,manage", "--namespace", "*")
@@ -54,12 +54,7 @@ def _healthy(port: int) -> bool:
 
 
 def flood(port: int, count: int) -> str:
-    sockets = []
-    for _ in range(count):
-        sock = socket.socket()
-        sock.setblocking(False)
-        sock.connect_ex(("127.0.0.1", port))
-        sockets.append(sock)
+    sockets = silent_connections(port, count)
     time.sleep(0.5)
     started = time.monotonic()
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -14,6 +15,17 @@ import httpx
 
 from counter.redis.embedded import socket_path
 from tests.servers import ServeProcess
+
+
+def silent_connections(port: int, count: int) -> list[socket.socket]:
+    """``count`` TCP connections that never send a byte (connects started, not awaited)."""
+    sockets = []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.setblocking(False)
+        sock.connect_ex(("127.0.0.1", port))
+        sockets.append(sock)
+    return sockets
 
 
 def children(pid: int) -> list[int]:

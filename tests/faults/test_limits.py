@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from counter.redis.embedded import maxmemory_bytes, socket_path
-from tests.faults.kit import open_descriptors
+from tests.faults.kit import open_descriptors, silent_connections
 from tests.servers import ServeProcess, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.fault]
@@ -23,17 +23,6 @@ FLOOD = 5000
 def embedded_serve(tmp_path: Path, *args: str) -> ServeProcess:
     env = {"COUNTER_REDIS_URL": ""}
     return ServeProcess(["--data-dir", str(tmp_path / "data"), *args], env, tmp_path)
-
-
-def silent_connections(port: int, count: int) -> list[socket.socket]:
-    """``count`` TCP connections that never send a byte (connects started, not awaited)."""
-    sockets = []
-    for _ in range(count):
-        sock = socket.socket()
-        sock.setblocking(False)
-        sock.connect_ex(("127.0.0.1", port))
-        sockets.append(sock)
-    return sockets
 
 
 def closed_by_server(sock: socket.socket, timeout: float) -> bool:
