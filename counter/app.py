@@ -24,7 +24,7 @@ from counter.web.dashboard import Dashboard
 from counter.web.errors import RetryAfter, json_error_handlers
 from counter.web.goatcount import GoatCount, goatcounter_routes
 from counter.web.health import Health
-from counter.web.hotpath import HotPath
+from counter.web.hotpath import HotAnswers, HotPath
 from counter.web.ingest import Ingest
 from counter.web.live_script import live_script_route
 from counter.web.metrics import Metrics, MetricsMiddleware
@@ -115,6 +115,11 @@ def create_app(
     app.state.counter_streams = streams
     app.state.counter_handle_signals = handle_signals
     app.state.counter_metrics = metrics
+    # What an RSGI front (counter/web/rsgi.py) may answer before the ASGI stack: nothing
+    # when a middleware in front of the hot path (the public-IP limit) must see every request.
+    app.state.counter_hot = (
+        None if runtime.settings.public_ip_limit else HotAnswers(countapi, record_hot)
+    )
     return app
 
 

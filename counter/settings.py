@@ -21,7 +21,7 @@ from counter.engine.names import is_valid_name
 from counter.errors import ConfigError
 from counter.redis.embedded import maxmemory_bytes
 
-SERVERS = ("granian", "uvicorn", "hypercorn")
+SERVERS = ("granian", "granian-asgi", "uvicorn", "hypercorn")
 REDIS_CLIENTS = ("resp", "redis-py")
 
 

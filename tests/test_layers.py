@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "counter.app": 6,
     "counter.cli": 7,
     "counter.asgi": 7,
+    "counter.rsgi": 7,
     "counter.testing": 7,
     "counter": 8,  # the package's public face re-exports from every layer
 }

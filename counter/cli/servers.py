@@ -18,6 +18,7 @@ from counter.redis.embedded import die_with_parent
 from counter.settings import Settings
 
 APP = "counter.asgi:app"
+RSGI_APP = "counter.rsgi:app"  # the same app behind the RSGI front (counter/web/rsgi.py)
 _SERVE_PID = "_COUNTER_SERVE_PID"  # tells a worker process which process serves it
 
 
@@ -56,16 +57,27 @@ def connection_limit(settings: Settings) -> int:
 
 
 def run_granian(settings: Settings) -> int:
+    """granian with its RSGI interface: the hot path answered natively, the rest bridged."""
+    return _granian(settings, rsgi=True)
+
+
+def run_granian_asgi(settings: Settings) -> int:
+    """granian with its ASGI interface (header bytes passed through as sent)."""
+    return _granian(settings, rsgi=False)
+
+
+def _granian(settings: Settings, *, rsgi: bool) -> int:
     from granian.constants import HTTPModes, Interfaces, Loops
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server import Server
 
     Server(
-        APP,
+        RSGI_APP if rsgi else APP,
         address=settings.host,
         port=settings.port,
-        interface=Interfaces.ASGI,  # with lifespan: stats are flushed on shutdown
+        # Either way the app's lifespan runs: stats are flushed on shutdown.
+        interface=Interfaces.RSGI if rsgi else Interfaces.ASGI,
         workers=settings.workers,
         loop=Loops.uvloop,
         log_level=LogLevels.warning,
@@ -134,6 +146,7 @@ _MAX_AUTO_CONNECTIONS = 65_536
 
 _RUNNERS: dict[str, Callable[[Settings], int]] = {
     "granian": run_granian,
+    "granian-asgi": run_granian_asgi,
     "uvicorn": run_uvicorn,
     "hypercorn": run_hypercorn,
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-_SIMPLE_HEADERS = [
+SIMPLE_HEADERS = [
     (b"access-control-allow-origin", b"*"),
     (
         b"access-control-expose-headers",
@@ -35,7 +35,7 @@ class CORSMiddleware:
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *_SIMPLE_HEADERS]
+                message["headers"] = [*message.get("headers", ()), *SIMPLE_HEADERS]
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
@@ -43,7 +43,7 @@ class CORSMiddleware:
     async def _preflight(self, scope: Scope, send: Send) -> None:
         requested = _header(scope, b"access-control-request-headers")
         headers = [
-            *_SIMPLE_HEADERS,
+            *SIMPLE_HEADERS,
             (b"access-control-allow-methods", _ALLOWED_METHODS),
             (b"access-control-allow-headers", requested or _DEFAULT_ALLOWED_HEADERS),
             (b"access-control-max-age", b"86400"),

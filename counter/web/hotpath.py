@@ -26,54 +26,70 @@ _BADGE_SUFFIXES = frozenset({"shield", "shield.json"})
 Record = Callable[[str, str, int, float], None]  # (route, method, status, seconds)
 
 
-class HotPath:
-    """Pure-ASGI middleware in front of the router for the busiest CountAPI routes.
+class HotAnswers:
+    """The hot path's answers, for any server interface: the ASGI middleware below and the
+    RSGI front (``counter/web/rsgi.py``) both ask ``find`` and then ``answer``.
 
     With ``record`` (metrics on) it times and records its own answers: wrapping them in
     the metrics middleware's send hook would cost more than the bookkeeping itself.
     """
 
-    def __init__(self, app: ASGIApp, countapi: CountApi, record: Record | None = None) -> None:
-        self.app = app
+    def __init__(self, countapi: CountApi, record: Record | None = None) -> None:
         self.countapi = countapi
         self.record = record
         self.routes = hot_routes(countapi)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def find(self, method: str, path: str, query: object) -> Found | None:
+        """The route, its parameters and its prefix when the hot path answers, else None."""
+        if method != "GET" or query:
+            return None
+        route = self.routes.get(path[:5])
+        if route is None:
+            return None
+        params = _params(path[5:])
+        return None if params is None else (route, params, path[:5])
+
+    async def answer(
+        self, found: Found, header: Callable[[str], str | None]
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        """Status, payload and headers (before CORS) of the counter route ``found`` names."""
         started = time.perf_counter() if self.record is not None else 0.0
-        found = match(scope, self.routes)
+        (fields, operation), params, prefix = found
+        status, body, x_path = await self.countapi.call(
+            fields, operation, params, header, _EMPTY_QUERY
+        )
+        payload, headers = raw_json(status, body, x_path)
+        if self.record is not None:
+            self.record(prefix[:-1], "GET", status, time.perf_counter() - started)
+        return status, payload, headers
+
+
+class HotPath:
+    """Pure-ASGI middleware in front of the router for the busiest CountAPI routes."""
+
+    def __init__(self, app: ASGIApp, countapi: CountApi, record: Record | None = None) -> None:
+        self.app = app
+        self.hot = HotAnswers(countapi, record)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = None
+        if scope["type"] == "http":
+            found = self.hot.find(scope["method"], _route_path(scope), scope["query_string"])
         if found is None:
             await self.app(scope, receive, send)
             return
-        (fields, operation), params, prefix = found
-        status, body, x_path = await self.countapi.call(
-            fields, operation, params, lambda name: _header(scope, name), _EMPTY_QUERY
-        )
-        payload, headers = raw_json(status, body, x_path)
+        status, payload, headers = await self.hot.answer(found, lambda name: _header(scope, name))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
-        if self.record is not None:
-            self.record(prefix[:-1], "GET", status, time.perf_counter() - started)
 
 
 Spec = tuple[tuple[str, ...], Operation]
+Found = tuple[Spec, Mapping[str, str], str]  # (route, path parameters, "/hit/" or "/get/")
 
 
 def hot_routes(countapi: CountApi) -> dict[str, Spec]:
     """``{"/hit/": (fields, operation), ...}`` for the routes the hot path answers."""
     return {f"/{name}/": spec for name, spec in countapi.hot_operations().items()}
-
-
-def match(scope: Scope, routes: Mapping[str, Spec]) -> tuple[Spec, Mapping[str, str], str] | None:
-    """The route, its path parameters and its prefix when the hot path answers ``scope``."""
-    if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"]:
-        return None
-    path = _route_path(scope)
-    route = routes.get(path[:5])
-    if route is None:
-        return None
-    params = _params(path[5:])
-    return None if params is None else (route, params, path[:5])
 
 
 def _route_path(scope: Scope) -> str:

@@ -20,7 +20,7 @@ from tests.servers import RedisProcess, ServeProcess
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("server_name", ["granian", "uvicorn", "hypercorn"])
+@pytest.mark.parametrize("server_name", ["granian", "granian-asgi", "uvicorn", "hypercorn"])
 def test_sigterm_ends_open_streams_cleanly(
     tmp_path: Path, embedded_redis: RedisProcess, server_name: str
 ) -> None:

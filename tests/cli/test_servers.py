@@ -15,7 +15,9 @@ from tests.servers import RedisProcess, ServeProcess
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize(("server", "workers"), [("granian", 2), ("uvicorn", 1), ("hypercorn", 1)])
+@pytest.mark.parametrize(
+    ("server", "workers"), [("granian", 2), ("granian-asgi", 1), ("uvicorn", 1), ("hypercorn", 1)]
+)
 def test_serve_with_each_server(
     server: str, workers: int, embedded_redis: RedisProcess, prefix: str, tmp_path: Path
 ) -> None:
