@@ -64,6 +64,9 @@ class Runtime:
 
     async def store(self) -> Store:
         """The Store, connecting (and starting the embedded Redis) on first use."""
+        store = self._store
+        if store is not None:  # every request asks: the common case first, no lock
+            return store
         if self._store is None:
             async with self._lock:
                 if self._store is None:

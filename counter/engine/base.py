@@ -70,14 +70,28 @@ async def driver_errors() -> AsyncIterator[None]:
     """Translate redis-py exceptions into the engine's own."""
     try:
         yield
-    except _UNAVAILABLE as error:
-        raise StoreUnavailable("the counter store (Redis) is unavailable") from error
-    except (redis_errors.RedisError, redis_errors.RedisClusterException) as error:
+    except Exception as error:
+        translated = engine_error(error)
+        if translated is None:
+            raise
+        raise translated from error
+
+
+def engine_error(error: Exception) -> Exception | None:
+    """The engine's exception for a driver's ``error``; None when it is not the driver's.
+
+    The hot path calls this from a plain ``except`` (``_eval``): an async context manager
+    per script cost more than the rest of the Store's work for a hit.
+    """
+    if isinstance(error, _UNAVAILABLE):
+        return StoreUnavailable("the counter store (Redis) is unavailable")
+    if isinstance(error, redis_errors.RedisError | redis_errors.RedisClusterException):
         if cannot_serve_now(error):
-            raise StoreUnavailable(
+            return StoreUnavailable(
                 f"the counter store (Redis) cannot serve this now: {_first_word(error)}"
-            ) from error
-        raise StoreError("unexpected reply from the counter store") from error
+            )
+        return StoreError("unexpected reply from the counter store")
+    return None
 
 
 def _first_word(error: BaseException) -> str:
@@ -124,11 +138,13 @@ class StoreBase:
         script = self._script(name, [(keys, args)])
         started = time.perf_counter() if self.observer is not None else 0.0
         try:
-            async with driver_errors():
-                reply = await self.transport.run_script(script, keys, args)
-        except BaseException:
+            reply = await self.transport.run_script(script, keys, args)
+        except BaseException as error:
             self._observe(name, 1, started, failed=True)
-            raise
+            translated = engine_error(error) if isinstance(error, Exception) else None
+            if translated is None:
+                raise
+            raise translated from error
         self._observe(name, 1, started, failed=False)
         result = valid_reply(name, reply)
         changes = self.changes

@@ -12,12 +12,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from counter.engine import history as stored_history
-from counter.engine.base import StoreBase, as_text, driver_errors
+from counter.engine.base import StoreBase, as_text, driver_errors, engine_error
 from counter.engine.coalesce import Coalescer
 from counter.engine.names import INT64_MAX, INT64_MIN
 from counter.engine.records import CounterRecord
@@ -54,8 +54,9 @@ class CounterInfo:
     ttl: int
 
 
-@dataclass(frozen=True, slots=True)
-class HitResult:
+class HitResult(NamedTuple):
+    """A hit's value and whether it created the counter (a tuple: one is made per hit)."""
+
     value: int
     created: bool
 
@@ -138,6 +139,8 @@ class CounterStore(StoreBase):
         now = self.clock()
         [outcome] = await self.count_batch(namespace, [(key, n, now)], now=now)
         if isinstance(outcome, HitResult):
+            if n == 1:
+                return [outcome]
             last = outcome.value
             return [HitResult(last - n + 1 + i, outcome.created and i == 0) for i in range(n)]
         if isinstance(outcome, Overflow) and n > 1:
@@ -180,8 +183,13 @@ class CounterStore(StoreBase):
 
     async def _get_units(self, name: CounterName, n: int) -> list[int | Exception]:
         namespace, key = name
-        async with driver_errors():
+        try:
             value = await self.transport.command("HGET", self.keys.counter(namespace, key), "value")
+        except Exception as error:  # not driver_errors(): a plain except costs less per read
+            translated = engine_error(error)
+            if translated is None:
+                raise
+            raise translated from error
         if value is None:
             return [CounterNotFound(f"{namespace}/{key}") for _ in range(n)]
         return [int(value)] * n
@@ -228,7 +236,8 @@ class CounterStore(StoreBase):
                 results.append(HitResult(int(value), bool(made)))
                 if made:
                     created.append(key)
-        await self._index(namespace, created)
+        if created:
+            await self._index(namespace, created)
         return results
 
     async def count_hits(

@@ -110,7 +110,8 @@ class CountApi:
         self.stats.count("requests")
         path = None
         try:
-            check_callback(query)
+            if query:  # the hot path has none
+                check_callback(query)
             namespace, key = _target(params, header)
             path = f"{namespace}/{key}"
             body = await operation(await self.runtime.store(), namespace, key, query)
