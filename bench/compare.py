@@ -234,6 +234,7 @@ CONFIGS: dict[str, Callable[[Options], Row | None]] = {
     "hypercorn": lambda o: counter_serve(o, "hypercorn"),
     "uvicorn": lambda o: counter_serve(o, "uvicorn"),
     "granian": lambda o: counter_serve(o, "granian"),
+    "granian-asgi": lambda o: counter_serve(o, "granian-asgi"),  # the RSGI front as a lever
     "granian-redis-py": lambda o: counter_serve(o, "granian", client="redis-py"),
     "granian-router": lambda o: counter_serve(o, "granian", router=True),
     "granian-get": lambda o: counter_serve(o, "granian", route="get"),
