@@ -51,8 +51,8 @@ class HotAnswers:
 
     async def answer(
         self, found: Found, header: Callable[[str], str | None]
-    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-        """Status, payload and headers (before CORS) of the counter route ``found`` names."""
+    ) -> tuple[int, bytes, list[tuple[str, str]]]:
+        """Status, payload and headers (as text, before CORS) of the route ``found`` names."""
         started = time.perf_counter() if self.record is not None else 0.0
         (fields, operation), params, prefix = found
         status, body, x_path = await self.countapi.call(
@@ -78,7 +78,8 @@ class HotPath:
         if found is None:
             await self.app(scope, receive, send)
             return
-        status, payload, headers = await self.hot.answer(found, lambda name: _header(scope, name))
+        status, payload, text = await self.hot.answer(found, lambda name: _header(scope, name))
+        headers = [(name.encode(), value.encode("latin-1")) for name, value in text]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
 

@@ -17,7 +17,6 @@ TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAAB
 # A dotted JavaScript identifier path: enough for jQuery-style callbacks, no room for script.
 _CALLBACK = re.compile(r"[A-Za-z_$][\w$]{0,63}(?:\.[A-Za-z_$][\w$]{0,63}){0,7}")
 _NO_STORE = "no-store"
-_NO_STORE_BYTES = _NO_STORE.encode()
 
 
 def check_callback(query: QueryParams) -> None:
@@ -45,16 +44,17 @@ def render(query: QueryParams, status: int, body: Mapping[str, Any], path: str |
 
 def raw_json(
     status: int, body: Mapping[str, Any], path: str | None
-) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-    """``render``'s JSON answer as raw ASGI parts (payload, headers), for the hot path.
+) -> tuple[bytes, list[tuple[str, str]]]:
+    """``render``'s JSON answer as raw parts (payload, headers as text), for the hot path.
 
-    Same headers in the same order as the Response ``render`` builds; a test compares
-    the two byte for byte.
+    Same headers in the same order as the Response ``render`` builds; a test compares the
+    two byte for byte. Text, because the default interface (RSGI) takes text; the ASGI hot
+    path encodes them. Every value is ASCII: names are validated before they get here.
     """
     payload = orjson.dumps(body)
-    headers = [(b"cache-control", _NO_STORE_BYTES)]
+    headers = [("cache-control", _NO_STORE)]
     if path is not None:
-        headers.append((b"x-path", path.encode()))
-    headers.append((b"content-length", str(len(payload)).encode()))
-    headers.append((b"content-type", b"application/json"))
+        headers.append(("x-path", path))
+    headers.append(("content-length", str(len(payload))))
+    headers.append(("content-type", "application/json"))
     return payload, headers

@@ -107,14 +107,12 @@ class RsgiFront:
     async def _answer_hot(
         self, hot: HotAnswers, found: Any, scope: RsgiScope, protocol: RsgiProtocol
     ) -> None:
-        headers_in = scope.headers
-        try:
-            status, payload, raw = await hot.answer(found, headers_in.get)
+        try:  # the request's headers are read only for :HOST: and :PATHNAME:
+            status, payload, headers = await hot.answer(found, lambda name: scope.headers.get(name))
         except Exception:  # a bug: the 500 ServerErrorMiddleware would send, and the trace
             _log.exception("unhandled error on %s %s", scope.method, scope.path)
             protocol.response_bytes(500, list(_INTERNAL_ERROR_HEADERS), _INTERNAL_ERROR)
             return
-        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
         headers.extend(_CORS)
         if status == 503:
             headers.append(_RETRY_AFTER)
