@@ -118,14 +118,36 @@ class StatBatch:
         self._zsets: dict[int, _Zset] = {}
         self._first_day = ""
         self._hours: dict[int, _Hour] = {}
+        self._short: dict[str, int] = {}  # name without the namespace's prefix -> index
+        self._hour_keys: dict[int, tuple[int, int, int]] = {}
+        self._dims: dict[tuple[str, str], tuple[int, int]] = {}
 
     def _key(self, name: str, ends: int) -> int:
-        full = self._name(name)
-        index = self._keys.get(full)
+        index = self._short.get(name)
         if index is None:
-            index = self._keys[full] = len(self._keys) + 5
+            index = self._short[name] = self._keys[self._name(name)] = len(self._keys) + 5
             self._expire.append(ends + self._limits.retention_ms)
         return index
+
+    def _site_keys(self, hour_ms: int, when: _Hour) -> tuple[int, int, int]:
+        """The hour's month, day-ranking and month-ranking keys (most hits share them)."""
+        found = self._hour_keys.get(hour_ms)
+        if found is None:
+            found = self._hour_keys[hour_ms] = (
+                self._key(f"m:{when.month}", when.month_end),
+                self._key(f"td:{when.day}", when.day_end),
+                self._key(f"tm:{when.month}", when.month_end),
+            )
+        return found
+
+    def _dim_keys(self, when: _Hour, dim: str) -> tuple[int, int]:
+        found = self._dims.get((when.day, dim))
+        if found is None:
+            found = self._dims[(when.day, dim)] = (
+                self._key(f"d:{dim}:{when.day}", when.day_end),
+                self._key(f"dm:{dim}:{when.month}", when.month_end),
+            )
+        return found
 
     def _count(self, key: int, field: str, path: int = SITE) -> None:
         fields = self._hash(key, path)
@@ -163,7 +185,7 @@ class StatBatch:
             when = self._hours[hour_ms] = _hour(hour_ms)
         if not self._first_day or when.day < self._first_day:
             self._first_day = when.day
-        month = self._key(f"m:{when.month}", when.month_end)
+        month, top_day, top_month = self._site_keys(hour_ms, when)
         if hit.bot:  # bots are kept apart: counted, never shown as pageviews
             self._count(META, "bots")
             self._count(month, when.dd + "b")
@@ -188,16 +210,15 @@ class StatBatch:
         if hit.event:
             self._count_hour(month, when.dd + "e", when.hour)
         self._count_hour(year, when.mmdd, when.hour, p)
-        self._rank(self._key(f"td:{when.day}", when.day_end), digest, p, capped=False)
-        self._rank(self._key(f"tm:{when.month}", when.month_end), digest, p, capped=False)
+        self._rank(top_day, digest, p, capped=False)
+        self._rank(top_month, digest, p, capped=False)
         if hit.ref:
             self._rank(self._key(f"r:{digest}:{when.day}", when.day_end), hit.ref, p, capped=True)
         for dim, member in hit.dims.items():
             if member:
-                self._rank(self._key(f"d:{dim}:{when.day}", when.day_end), member, SITE,
-                           capped=True)  # fmt: skip
-                self._rank(self._key(f"dm:{dim}:{when.month}", when.month_end), member, SITE,
-                           capped=True)  # fmt: skip
+                by_day, by_month = self._dim_keys(when, dim)
+                self._rank(by_day, member, SITE, capped=True)
+                self._rank(by_month, member, SITE, capped=True)
 
     def keys_and_args(
         self, fixed: Sequence[str], expiry_set: set[str]
