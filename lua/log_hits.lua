@@ -52,9 +52,10 @@ for at = 7, #ARGV, 3 do
   end
 end
 
--- Ids only grow: if the sequence was lost while the log survived, continue after the log.
+-- Ids only grow: if the sequence was lost while the log survived, continue after the log
+-- (only then is the newest entry read: INCRBY made the sequence anew).
 local last = tonumber(redis.call('INCRBY', KEYS[2], n))
-local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+local newest = last == n and redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1] or nil
 if newest ~= nil then
   local newest_id = tonumber(string.match(newest[1], '^(%d+)-'))
   if newest_id >= last - n + 1 then

@@ -259,22 +259,30 @@ end
 -- Sorted sets: one member is one command (a capped set's newcomer checks the cap);
 -- several are one ZMSCORE and one ZADD of the new scores. In a capped set, once it holds
 -- member_cap members a newcomer counts as '(other)', newcomers taken in order.
+local function add_one(key, capped, member, amount)
+  if not capped then
+    redis.call('ZINCRBY', key, amount, member)
+  elseif redis.call('ZADD', key, 'XX', 'INCR', amount, member) == false then
+    if redis.call('ZCARD', key) >= member_cap then member = '(other)' end
+    redis.call('ZINCRBY', key, amount, member)
+  end
+end
 for _ = 1, nz do
   local key, capped, n = KEYS[tonumber(ARGV[at + 1])], ARGV[at + 2] == '1', tonumber(ARGV[at + 3])
-  local live = {}  -- ARGV positions of the members that count
-  for i = at + 4, at + 3 * n + 1, 3 do
-    local p = tonumber(ARGV[i])
-    if p == 0 or ids[p] ~= false then live[#live + 1] = i end
-  end
-  if #live == 1 and not capped then
-    redis.call('ZINCRBY', key, ARGV[live[1] + 2], ARGV[live[1] + 1])
-  elseif #live == 1 then
-    local member, amount = ARGV[live[1] + 1], ARGV[live[1] + 2]
-    if redis.call('ZADD', key, 'XX', 'INCR', amount, member) == false then
-      if redis.call('ZCARD', key) >= member_cap then member = '(other)' end
-      redis.call('ZINCRBY', key, amount, member)
+  local live = nil  -- ARGV positions of the members that count (a set of one needs none)
+  if n == 1 then
+    local p = tonumber(ARGV[at + 4])
+    if p == 0 or ids[p] ~= false then add_one(key, capped, ARGV[at + 5], ARGV[at + 6]) end
+  else
+    live = {}
+    for i = at + 4, at + 3 * n + 1, 3 do
+      local p = tonumber(ARGV[i])
+      if p == 0 or ids[p] ~= false then live[#live + 1] = i end
     end
-  elseif #live > 1 then
+  end
+  if live ~= nil and #live == 1 then
+    add_one(key, capped, ARGV[live[1] + 1], ARGV[live[1] + 2])
+  elseif live ~= nil and #live > 1 then
     local query = {}
     for i, position in ipairs(live) do query[i] = ARGV[position + 1] end
     if capped then query[#query + 1] = '(other)' end
