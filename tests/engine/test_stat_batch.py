@@ -285,3 +285,22 @@ async def test_trimming_by_count_keeps_at_least_the_newest_hits_in_whole_batches
     assert [(hit_id, hit["p"]) for hit_id, hit in left] == [(101, "/q")]  # aged out
     entries: Any = await redis.xrange(store.keys.hit_log("ns"))
     assert orjson.loads(entries[0][1][b"h"])[0][0] == "/q" and len(entries) == 1
+
+
+async def test_batches_larger_than_one_redis_call_are_split_inside_the_scripts(
+    store: Store, redis: Redis
+) -> None:
+    """Lua's unpack takes a few thousand values: 1,500 paths and 1,500 sessions in one batch."""
+    now = wall_clock_ms()
+    limits = StatLimits(retention_ms=86_400_000, member_cap=5000, max_paths=5000)
+    hits = [StatHit(f"/p{n % 1500}", "", False, True, False, now, {}, "") for n in range(3000)]
+    assert await store.record_site_stats("big", hits, limits) == 1500
+    totals = await redis.hgetall(store.keys.site_stat("big", "ptot"))
+    assert len(totals) == 1500 and set(totals.values()) == {b"2"}
+    day = datetime.fromtimestamp(now / 1000, UTC).strftime("%Y%m%d")
+    ranking = await redis.zrange(store.keys.site_stat("big", f"td:{day}"), 0, -1, withscores=True)
+    assert len(ranking) == 1500 and {score for _, score in ranking} == {2.0}
+    rows = [row(f"/p{n % 1500}", f"s{n % 1500}", now) for n in range(3000)]
+    first, last, visits = await store.log_hits_with_visits("big", rows, now=now, limits=LOG)
+    assert (first, last, visits) == (1, 3000, [True] * 1500 + [False] * 1500)
+    assert await redis.zcard(store.keys.recent_visits("big")) == 1500
