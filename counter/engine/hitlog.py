@@ -110,8 +110,11 @@ class HitLogStore(StoreBase):
         if after >= until or count <= 0:
             return hits
         start = f"{after + 1}-0"
+        per_entry, entries_read, hits_read = 100, 0, 0  # a guess: a batch of 100
         while len(hits) < count:
-            page = min(count, 100)  # entries; each holds one hit or more
+            # Entries to ask for: about what the hits still wanted take, at the average
+            # seen so far, so that a page of a few hits never fetches a hundred batches.
+            page = max(1, min(100, -(-(count - len(hits)) // per_entry)))
             async with driver_errors():
                 entries = (
                     await self.redis.xrange(
@@ -121,7 +124,9 @@ class HitLogStore(StoreBase):
                 )
             for entry_id, fields in entries:
                 last = int(as_text(entry_id).partition("-")[0])
+                entries_read += 1
                 for hit_id, hit in _entry_hits(last, fields or {}):
+                    hits_read += 1
                     if hit_id > until or len(hits) >= count:
                         return hits
                     if hit_id > after:
@@ -129,6 +134,7 @@ class HitLogStore(StoreBase):
             if len(entries) < page:
                 return hits
             start = f"({as_text(entries[-1][0])}"
+            per_entry = max(1, hits_read // entries_read)
         return hits
 
     async def claim_idempotency(

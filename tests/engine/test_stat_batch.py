@@ -304,3 +304,25 @@ async def test_batches_larger_than_one_redis_call_are_split_inside_the_scripts(
     first, last, visits = await store.log_hits_with_visits("big", rows, now=now, limits=LOG)
     assert (first, last, visits) == (1, 3000, [True] * 1500 + [False] * 1500)
     assert await redis.zcard(store.keys.recent_visits("big")) == 1500
+
+
+async def test_reading_a_few_hits_fetches_a_few_batches(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = wall_clock_ms()
+    roomy = LogLimits(max_entries=10_000, max_age_ms=86_400_000, visit_window_ms=1)
+    for _ in range(20):
+        await store.log_hits("ns", [row("/p")] * 100, now=now, limits=roomy)
+    asked: list[int] = []
+    xrange = store.redis.xrange
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        asked.append(kwargs["count"])
+        return await xrange(*args, **kwargs)
+
+    monkeypatch.setattr(store.redis, "xrange", counted)
+    hits = await store.read_hit_log("ns", after=50, until=2000, count=150)
+    assert [hit_id for hit_id, _ in hits] == list(range(51, 201)) and sum(asked) <= 3
+    asked.clear()
+    assert len(await store.read_hit_log("ns", after=0, until=2000, count=5000)) == 2000
+    assert max(asked) <= 100 and len(asked) <= 3
