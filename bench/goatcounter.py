@@ -6,7 +6,9 @@
    turn by the same generator (wrk when installed): ``/hit``, ``/count`` without sessions
    (``ns=1``) and ``/count`` with sessions (every request resolves its session in Redis).
 2. Redis time per hit of each script of the ingest path (``count_hits``, ``log_hits``,
-   ``record_stats``), from ``INFO commandstats`` (usec per EVALSHA), stable under load.
+   ``record_stats``), from ``INFO commandstats`` (usec per EVALSHA), stable under load: one
+   hit per call, then in batches of 100 as ``POST /api/v0/count`` sends them (every command
+   and Redis's CPU).
 3. Memory: ``MEMORY USAGE`` of the statistics of one path-day and of one site-day.
 4. A year of a busy site (``--paths`` paths with a visit on each of ``--days`` days, browsers,
    sizes, referrers): the median time of ``/api/v0/stats/hits``, ``/stats/total`` and
@@ -82,6 +84,69 @@ async def script_costs(url: str, hits: int) -> None:
             await step(n)
         calls, usec = await evalsha_usec(redis)
         print(f"  {name:34} {usec / max(calls, 1):7.1f} us/hit  ({calls} calls)")
+    await redis.aclose()
+
+
+async def batched_costs(url: str, batches: int) -> None:
+    """Redis per hit in batches of 100, as ``POST /api/v0/count`` sends them (Ingest's calls):
+    100 random paths of 10,000 (``bench.compare``'s batch row; nothing repeats but the
+    day, hour and browser), then 100 hits on 10 paths with browsers, sizes, referrers and
+    sessions that repeat. Every command is counted (a script's inner commands too) and
+    Redis's CPU, read around the run."""
+    from bench.redis_cost import Usage
+    from counter.engine.hits import Hit
+    from counter.engine.sitehits import stat_hit as derive
+
+    redis = connect(url)
+    store = Store(redis, keys=Keys(f"bench:{uuid.uuid4().hex[:6]}:"))
+    agents = ["Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+              "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/131.0.0.0 Safari/537.36"]  # fmt: skip
+
+    def random_paths(b: int, now: int) -> list[Hit]:  # batches 0..99 name each path once
+        return [Hit(f"/key{n}", f"key{n}", "", False, "", "", 0, "", "", "", "", now)
+                for n in ((b * 100 + i) * 7919 % 10_000 for i in range(100))]  # fmt: skip
+
+    def repeated(b: int, now: int) -> list[Hit]:
+        return [Hit(f"/page{i % 10}", f"page{i % 10}", f"Page {i % 10}", False, agents[i % 2],
+                    f"s{(b * 100 + i) % 37:x}", 0, f"https://ref{i % 3}.example/",
+                    f"{360 + i % 4 * 500},800,1", "NL", "", now)
+                for i in range(100)]  # fmt: skip
+
+    async def ingest(hits: list[Hit], now: int, step: str) -> None:
+        if step in ("count_hits", "all"):
+            await store.count_batch("bench", [(h.key, 1, now) for h in hits], now=now)
+        if step == "count_hits":
+            return
+        rows = [h.log_row() for h in hits]
+        _, _, visits = await store.log_hits_with_visits("bench", rows, now=now, limits=LOG)
+        if step in ("record_stats", "all"):
+            stats = [derive(h, visit=v, language="") for h, v in zip(hits, visits, strict=True)]
+            await store.record_site_stats("bench", stats, LIMITS)
+
+    print(f"\nRedis time per hit in batches of 100 ({batches} batches, all commands and CPU;"
+          " every path, counter and bucket exists first):")  # fmt: skip
+    for label, make in (("100 random paths of 10,000", random_paths), ("10 paths", repeated)):
+        print(f"  {label}:")
+        for b in range(100):  # the steady state: every path and counter exists
+            await ingest(make(b, int(time.time() * 1000)), int(time.time() * 1000), "all")
+        logged, total = (0.0, 0.0), (0.0, 0.0)
+        for step in ("count_hits", "log_hits", "record_stats"):
+            await redis.config_resetstat()
+            before = Usage.read(url)
+            for b in range(batches):
+                now = int(time.time() * 1000)
+                await ingest(make(100 + b, now), now, step)
+            after = Usage.read(url)
+            usec, cpu = before.per_op(after, batches * 100)
+            if step == "record_stats":  # it ran after log_hits: take that off
+                usec, cpu = usec - logged[0], cpu - logged[1]
+            if step == "log_hits":
+                logged = (usec, cpu)
+            total = (total[0] + usec, total[1] + cpu)
+            print(f"    {step:14} {usec:7.2f} us/hit (commandstats) {cpu:7.2f} us/hit (CPU)")
+        usec, cpu = total
+        print(f"    {'all three':14} {usec:7.2f} us/hit (commandstats) {cpu:7.2f} us/hit (CPU)")
     await redis.aclose()
 
 
@@ -210,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         print(header("bench.goatcounter", url))
         throughput(url, args.duration, args.connections)
         asyncio.run(script_costs(url, args.calls))
+        asyncio.run(batched_costs(url, max(args.calls // 100, 5)))
         asyncio.run(memory(url))
         asyncio.run(busy_year(url, args.paths, args.days))
     return 0

@@ -167,13 +167,18 @@ async def redis(backend: Backend, prefix: str) -> AsyncIterator[Redis | RedisClu
 
 async def delete_prefix(client: Redis | RedisCluster, prefix: str) -> None:
     """Delete every key under ``prefix``; on a cluster, SCAN each primary in turn."""
-    if isinstance(client, RedisCluster):
-        for node in client.get_primaries():
-            async for key in _scan_node(client, node, prefix):
-                await client.delete(key)
-        return
-    async for key in client.scan_iter(match=f"{prefix}*", count=500):
+    for key in await keys_under(client, prefix):
         await client.delete(key)
+
+
+async def keys_under(client: Redis | RedisCluster, prefix: str) -> list[bytes]:
+    """Every key under ``prefix`` (glob characters in it match as globs); on a cluster, from
+    each primary in turn."""
+    if isinstance(client, RedisCluster):
+        return [
+            key for node in client.get_primaries() async for key in _scan_node(client, node, prefix)
+        ]
+    return [key async for key in client.scan_iter(match=f"{prefix}*", count=500)]
 
 
 async def _scan_node(client: RedisCluster, node: Any, prefix: str) -> AsyncIterator[bytes]:

@@ -204,4 +204,8 @@ def test_goatcounter_benchmark(embedded_redis: RedisProcess) -> None:
     assert [route for route, _ in rates] == ["hit", "count", "count"], output
     costs = re.findall(r"^  (count_hits|log_hits|record_stats) .*?([\d.]+) us/hit", output, re.M)
     assert [name for name, _ in costs] == ["count_hits", "log_hits", "record_stats"], output
+    batched = re.findall(
+        r"^    (\w+(?: three)?) +[\d.]+ us/hit \(commandstats\) +[\d.]+ us/hit", output, re.M
+    )
+    assert batched == ["count_hits", "log_hits", "record_stats", "all three"] * 2, output
     assert "B per path-day" in output and output.count(" ms\n") >= 6

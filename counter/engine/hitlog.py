@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import secrets as secrets_module
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import orjson
 
 from counter.engine.base import StoreBase, as_text, driver_errors
+from counter.engine.hits import LOG_FIELDS
 from counter.engine.records import LogLimits
 from counter.engine.scripts import Status
+from counter.errors import InvalidInput
 
 _SECRET_LIFETIME_MS = 2 * 86_400_000
 
@@ -28,7 +30,25 @@ class HitLogStore(StoreBase):
     async def log_hits_with_visits(
         self, namespace: str, rows: Sequence[Sequence[str]], *, now: int, limits: LogLimits
     ) -> tuple[int, int, list[bool]]:
-        """``log_hits``, also saying which hits were first visits (the statistics count those)."""
+        """``log_hits``, also saying which hits were first visits (the statistics count those).
+
+        The batch is one stream entry: its rows packed as one JSON field, which the script
+        stores without decoding, so the rows are checked here; the script gets each hit
+        with a session as (position, ``session\npath``, time) to find the first visits.
+        """
+        if not rows:
+            raise InvalidInput("invalid argument to log_hits: hits")
+        sessions: list[str | int] = []
+        for position, row in enumerate(rows, 1):
+            if (
+                len(row) != len(LOG_FIELDS)
+                or not all(isinstance(field, str) for field in row)
+                or row[2] not in ("0", "1")
+                or not row[10].isdigit()
+            ):
+                raise InvalidInput("invalid argument to log_hits: hits")
+            if row[4]:
+                sessions += [position, f"{row[4]}\n{row[0]}", row[10]]
         _, first, last, visits = await self._eval(
             "log_hits",
             [
@@ -37,11 +57,13 @@ class HitLogStore(StoreBase):
                 self.keys.recent_visits(namespace),
             ],
             [
-                orjson.dumps(rows).decode(),
+                orjson.dumps(rows),
+                len(rows),
                 now,
                 limits.max_entries,
                 limits.max_age_ms,
                 limits.visit_window_ms,
+                *sessions,
             ],
         )
         return int(first), int(last), [flag == "1" for flag in as_text(visits)]
@@ -79,20 +101,41 @@ class HitLogStore(StoreBase):
     async def read_hit_log(
         self, namespace: str, *, after: int, until: int, count: int
     ) -> list[tuple[int, dict[str, str]]]:
-        """Up to ``count`` logged hits with ids in (after, until], oldest first."""
-        if after >= until:
-            return []
-        async with driver_errors():
-            entries = await self.redis.xrange(
-                self.keys.hit_log(namespace), min=f"{after + 1}-0", max=str(until), count=count
-            )
-        return [
-            (
-                int(as_text(entry_id).partition("-")[0]),
-                {as_text(name): as_text(value) for name, value in (fields or {}).items()},
-            )
-            for entry_id, fields in entries or []
-        ]
+        """Up to ``count`` logged hits with ids in (after, until], oldest first.
+
+        An entry holds a batch (fields ``n``, ``h``, ``fv``) and is named by its last hit
+        id, or, written before batches were packed, one hit (its fields by name).
+        """
+        hits: list[tuple[int, dict[str, str]]] = []
+        if after >= until or count <= 0:
+            return hits
+        start = f"{after + 1}-0"
+        per_entry, entries_read, hits_read = 100, 0, 0  # a guess: a batch of 100
+        while len(hits) < count:
+            # Entries to ask for: about what the hits still wanted take, at the average
+            # seen so far, so that a page of a few hits never fetches a hundred batches.
+            page = max(1, min(100, -(-(count - len(hits)) // per_entry)))
+            async with driver_errors():
+                entries = (
+                    await self.redis.xrange(
+                        self.keys.hit_log(namespace), min=start, max="+", count=page
+                    )
+                    or []
+                )
+            for entry_id, fields in entries:
+                last = int(as_text(entry_id).partition("-")[0])
+                entries_read += 1
+                for hit_id, hit in _entry_hits(last, fields or {}):
+                    hits_read += 1
+                    if hit_id > until or len(hits) >= count:
+                        return hits
+                    if hit_id > after:
+                        hits.append((hit_id, hit))
+            if len(entries) < page:
+                return hits
+            start = f"({as_text(entries[-1][0])}"
+            per_entry = max(1, hits_read // entries_read)
+        return hits
 
     async def claim_idempotency(
         self, token_digest: str, key_digest: str, *, claim_ms: int
@@ -113,3 +156,21 @@ class HitLogStore(StoreBase):
                 await self.redis.delete(name)
             else:
                 await self.redis.set(name, answer, px=keep_ms)
+
+
+def _entry_hits(
+    last: int, raw: Mapping[bytes | str, bytes | str]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """The hits of one log entry, with their ids."""
+    fields = {as_text(name): value for name, value in raw.items()}
+    packed = fields.get("h")
+    if packed is None:  # one hit, written before batches were packed
+        yield last, {name: as_text(value) for name, value in fields.items()}
+        return
+    rows = orjson.loads(packed)
+    visits = as_text(fields.get("fv", ""))
+    first = last - len(rows) + 1
+    for offset, row in enumerate(rows):
+        hit = dict(zip(LOG_FIELDS, row, strict=True))
+        hit["fv"] = visits[offset : offset + 1]
+        yield first + offset, hit

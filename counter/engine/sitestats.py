@@ -18,46 +18,23 @@ A range reads whole months from the month keys and the days at its edges from th
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 import orjson
 
 from counter.engine.base import StoreBase, as_text, driver_errors
+from counter.engine.statbatch import StatBatch, StatHit, StatLimits, path_digest
+
+__all__ = ["CAMPAIGN_REFS", "DIMENSIONS", "PathInfo", "SiteStatsStore", "StatHit", "StatLimits",
+           "path_digest"]  # fmt: skip
 
 # "cref": a campaign's referrers, members JSON [campaign, referrer] (GoatCounter's campaign detail).
 CAMPAIGN_REFS = "cref"
 DIMENSIONS = ("browser", "system", "size", "location", "language", "campaign", "ref", CAMPAIGN_REFS)
 DAY_MS = 86_400_000
 _EXPIRY_SET: set[str] = set()  # bucket keys whose expiry this process has set
-
-
-def path_digest(path: str) -> str:
-    return hashlib.sha256(path.encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True, slots=True)
-class StatHit:
-    """One hit as the statistics see it (see ``sitehits.stat_hit``)."""
-
-    path: str
-    title: str
-    event: bool
-    visit: bool  # the first time its session saw this path
-    bot: bool
-    at: int  # ms
-    dims: dict[str, str]  # dimension -> member ('' or missing: not counted)
-    ref: str  # the referrer as the path's referrer list shows it ('' none)
-
-
-@dataclass(frozen=True, slots=True)
-class StatLimits:
-    retention_ms: int
-    member_cap: int
-    max_paths: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +45,6 @@ class PathInfo:
     event: bool
     digest: str
     first_day: str
-
-
-def _day(at: int) -> datetime:
-    return datetime.fromtimestamp(at / 1000, UTC)
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def _month_end(day: date) -> datetime:
@@ -96,59 +65,16 @@ class SiteStatsStore(StoreBase):
         """Add hits to the statistics in one script; returns how many new paths it made."""
         if not hits:
             return 0
-        buckets: dict[str, int] = {}  # key -> expire-at (ms)
-        index: dict[str, int] = {}
-
-        def key(name: str, ends: datetime) -> int:
-            full = self._stat(namespace, name)
-            if full not in index:
-                index[full] = len(index) + 5
-                buckets[full] = _ms(ends) + limits.retention_ms
-            return index[full]
-
-        rows: list[dict[str, Any]] = []
+        batch = StatBatch(lambda name: self._stat(namespace, name), limits)
         for hit in hits:
-            moment = _day(hit.at)
-            day = moment.strftime("%Y%m%d")
-            month = moment.strftime("%Y%m")
-            day_end = datetime(moment.year, moment.month, moment.day, tzinfo=UTC) + timedelta(1)
-            month_end = _month_end(moment.date())
-            digest = path_digest(hit.path)
-            row: dict[str, Any] = {
-                "d": digest, "p": hit.path, "t": hit.title, "e": int(hit.event),
-                "v": int(hit.visit), "b": int(hit.bot), "day": day, "f": day[4:],
-                "h": moment.hour, "dd": day[6:], "m": key(f"m:{month}", month_end),
-            }  # fmt: skip
-            if not hit.bot:
-                row["y"] = key(
-                    f"y:{digest}:{moment.year}", datetime(moment.year + 1, 1, 1, tzinfo=UTC)
-                )
-                row["top"] = [key(f"td:{day}", day_end), key(f"tm:{month}", month_end)]
-                row["dims"] = [
-                    [key(f"d:{dim}:{day}", day_end), key(f"dm:{dim}:{month}", month_end), member]
-                    for dim, member in hit.dims.items()
-                    if member
-                ]
-                if hit.ref:
-                    row["r"] = [key(f"r:{digest}:{day}", day_end), hit.ref]
-            rows.append(row)
-        # A bucket's expire-at never changes: set it once per key and process (0: already set).
+            batch.add(hit)
         done = _EXPIRY_SET
         if len(done) > 200_000:
             done.clear()
-        expire = [0 if name in done else buckets[name] for name in index]
         fixed = [self._stat(namespace, name) for name in ("pid", "pinfo", "ptot", "meta")]
-        reply = await self._eval(
-            "record_stats",
-            [*fixed, *index],
-            [
-                orjson.dumps(rows).decode(),
-                orjson.dumps(expire).decode(),
-                limits.member_cap,
-                limits.max_paths,
-            ],
-        )
-        done.update(index)
+        keys, args = batch.keys_and_args(fixed, done)
+        reply = await self._eval("record_stats", keys, args)
+        done.update(batch.bucket_keys)
         return int(reply[1])
 
     async def add_site(self, namespace: str) -> None:

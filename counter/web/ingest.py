@@ -1,9 +1,11 @@
 """The one way a GoatCounter hit is stored, whether it came from ``/count`` or the API.
 
 Hits group by counter and hour, one ``count_hits`` script per group (each counter is its own
-hash slot); then one ``log_hits`` script appends every counted hit to the namespace's log and
-says which were first visits; then one ``record_stats`` script adds them to the namespace's
-statistics. A hit a counter refuses (bounds, overflow) is reported, and neither logged nor
+hash slot); then one ``log_hits`` script appends every counted hit to the namespace's log (one
+stream entry for the batch) and says which were first visits; then one ``record_stats`` script
+adds them to the namespace's statistics, summed per key and field (``engine/statbatch.py``).
+Each step is atomic; a crash between two loses the later ones for this batch and never counts
+a hit twice. A hit a counter refuses (bounds, overflow) is reported, and neither logged nor
 counted in the statistics. A bot (the client's hint, or a User-Agent ``agents`` recognises)
 counts in no counter: it goes to the log (exports show it) and to the bot tally only.
 """

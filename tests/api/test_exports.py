@@ -14,13 +14,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 from redis.asyncio import Redis
 
 from counter import Settings, Store
 from counter.engine.exports import SHUT_DOWN
-from counter.engine.hits import CSV_HEADER
-from counter.engine.records import ExportStart
+from counter.engine.hits import CSV_HEADER, csv_row
+from counter.engine.records import ExportStart, LogLimits
+from counter.engine.scripts import lua_dir
 from tests.apikit import Clock, api_client, api_of, bearer, new_token
 from tests.conftest import Backend
 from tests.servers import ServeProcess
@@ -140,6 +142,46 @@ async def test_large_export_spans_pages(settings: Settings, store: Store) -> Non
         download = await http.get(f"/api/v0/export/{job['id']}/download", headers=headers)
     assert [row[0] for row in rows(download.content)] == [f"/p-{n}" for n in range(5, 60)]
     assert (job["num_rows"], job["last_hit_id"]) == (55, 60)
+
+
+async def test_log_entries_written_one_hit_each_export_as_before(
+    http: httpx.AsyncClient, headers: dict[str, str], store: Store, redis: Redis
+) -> None:
+    """A log written by the release before (one stream entry per hit, by its own script),
+    then batches: one export holds both, and the old hits' CSV rows are the rows the same
+    hits give when logged as a batch."""
+    old_script = Path(__file__).parent.parent / "engine/fixtures/log_hits_one_entry_per_hit.lua"
+    library = "\n".join(
+        (lua_dir() / "lib" / f"{name}.lua").read_text() for name in ("status", "int64")
+    )
+    now = api_of(http).clock()
+    safari = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) Version/17.0 Safari/605.1.15"
+    old = [
+        ["/old-1", "One, with a comma", "0", safari, "s1", "0", "https://r.example/x", "390,844,3",
+         "DE", "?utm_source=mail", str(now - 5000)],
+        ["/old-1", "One", "0", safari, "s1", "0", "", "", "", "", str(now - 4000)],
+        ["/old-2", "", "1", "", "", "150", "", "", "", "", str(now - 3000)],
+    ]  # fmt: skip
+    keys = [
+        store.keys.hit_log("site.com"),
+        store.keys.hit_sequence("site.com"),
+        store.keys.recent_visits("site.com"),
+    ]
+    argv = [orjson.dumps(old).decode(), now, 1000, 86_400_000, 3_600_000]
+    reply = await redis.eval(f"{library}\n{old_script.read_text()}", 3, *keys, *argv)
+    assert reply[:3] == [0, 1, 3] and await redis.xlen(keys[0]) == 3
+    await count(http, headers, "/new-1", "/new-2")
+    job = await finished_export(http, headers)
+    assert (job["num_rows"], job["last_hit_id"]) == (5, 5)
+    download = await http.get(f"/api/v0/export/{job['id']}/download", headers=headers)
+    exported = rows(download.content)
+    assert [row[0] for row in exported] == ["/old-1", "/old-1", "/old-2", "/new-1", "/new-2"]
+    limits = LogLimits(max_entries=1000, max_age_ms=86_400_000, visit_window_ms=3_600_000)
+    await store.log_hits("copy", old, now=now, limits=limits)
+    copied = await store.read_hit_log("copy", after=0, until=3, count=10)
+    assert exported[:3] == [csv_row(entry) for _, entry in copied]
+    assert [row[12] for row in exported[:3]] == ["true", "false", "true"]  # first visits
+    assert exported[0][9:11] == ["c", "390,844,3"] and exported[2][7] == "150"
 
 
 async def test_another_instance_serves_the_export(settings: Settings, store: Store) -> None:
