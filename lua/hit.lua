@@ -10,15 +10,35 @@
     | {status, value, created}: 0 ok with created 1 (this call made the counter)
     | 2 out of bounds | 3 overflow (value unchanged)
     | {6} migrate: the counter has the pre-0.2 layout (the Store migrates it and calls again)
-  The Store builds every argument from Python integers, so the hot path checks none of them;
-  Redis's own HINCRBY refuses an int64 overflow. ]]
+  The Store builds every argument from Python integers, so no path checks them; Redis's own
+  HINCRBY refuses an int64 overflow. ]]
 
 local counter, n, hour, ttl = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+-- The steady state, three commands: field fh equals the hour only when the counter exists in
+-- the current layout, its pending hour hh is this hour and its bounds allow a hit (fh is
+-- absent otherwise; see docs/architecture.md). One scalar HGET: no reply table, no Lua work.
+if redis.call('HGET', counter, 'fh') == hour then
+  local value = redis.pcall('HINCRBY', counter, 'value', n)
+  if type(value) == 'number' then
+    redis.call('PEXPIRE', counter, ttl)
+    -- Above 2^53 the Lua number HINCRBY returned is rounded: answer Redis's exact text instead.
+    if value < 9007199254740992 and value > -9007199254740992 then return value end
+    return redis.call('HGET', counter, 'value')
+  end
+  -- refused, nothing written: an overflow, or Redis cannot write now (OOM, READONLY...)
+  if string.find(value.err, 'overflow', 1, true) then
+    return {OVERFLOW, redis.call('HGET', counter, 'value'), 0}
+  end
+  return value
+end
+
+-- Everything else reads the fields: a new counter, the first hit of a later hour, a late hit,
+-- a counter that refuses hits, one from before fh or before 0.2.
 local fields = redis.call('HMGET', counter, 'value', 'update_upperbound', 'hh')
 local current, upper, pending = fields[1], fields[2], fields[3]
 if current == false then
   -- Bounds and enable_reset are left out: absent means a hit-created counter's 0..1, off.
-  redis.call('HSET', counter, 'value', n, 'created', ARGV[4], 'hh', hour, 'hv', '0')
+  redis.call('HSET', counter, 'value', n, 'created', ARGV[4], 'hh', hour, 'hv', '0', 'fh', hour)
   redis.call('PEXPIRE', counter, ttl)
   redis.call('DEL', KEYS[2]) -- history left by an earlier counter of the same name
   return {OK, n, 1}
@@ -27,13 +47,16 @@ if upper == '0' then return {OUT_OF_BOUNDS, current, 0} end -- bounds are >= 0 w
 if pending == false then return {MIGRATE} end
 
 local value = redis.pcall('HINCRBY', counter, 'value', n)
-if type(value) == 'table' then -- refused, nothing written: an overflow, or Redis cannot write now
+if type(value) == 'table' then
   if string.find(value.err, 'overflow', 1, true) then return {OVERFLOW, current, 0} end
-  return value -- OOM, READONLY...: the caller sees Redis's own error
+  return value
 end
-if pending ~= hour then history_lib().shift(counter, KEYS[2], current, pending, hour, n, ttl) end
+if pending ~= hour then
+  history_lib().shift(counter, KEYS[2], current, pending, hour, n, ttl, true)
+else
+  redis.call('HSET', counter, 'fh', hour) -- a counter written before fh existed
+end
 redis.call('PEXPIRE', counter, ttl)
--- Above 2^53 the Lua number HINCRBY returned is rounded: answer Redis's exact text instead.
 if value >= 9007199254740992 or value <= -9007199254740992 then
   value = redis.call('HGET', counter, 'value')
 end

@@ -46,5 +46,8 @@ redis.call('HSET', KEYS[1], 'value', ARGV[1])
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'enable_reset', ARGV[2]) end
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'update_lowerbound', ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'update_upperbound', ARGV[4]) end
+-- fh (hit.lua's fast path) exists only while a hit is within bounds: gone with an upper bound
+-- of 0; after any other change the next hit's full path writes it again.
+if ARGV[4] == '0' then redis.call('HDEL', KEYS[1], 'fh') end
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return {OK, old, created}
