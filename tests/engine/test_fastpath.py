@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import random
 import time
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
 from counter import CounterNotFound, OutOfBounds, Overflow, Store
 from counter.engine.records import CounterRecord
+from counter.engine.scripts import Status
 from tests.engine.test_layout import FIXTURE, load_fixture
 
 INT64_MAX = 2**63 - 1
@@ -43,9 +45,112 @@ async def test_a_hit_counter_gets_the_fast_field_and_keeps_it_through_the_hour(
     for expected in (2, 3):
         assert (await store.hit("ns", "page")).value == expected
     counter = await fields(store, redis, "page")
-    assert (counter["value"], counter["fh"], counter["hv"]) == ("3", str(hour), "0")
+    assert (counter["value"], counter["fh"], counter["hh"]) == ("3", str(hour), str(hour))
+    assert "hv" not in counter  # no history of its own yet: hv reads as 0
     assert await redis.exists(store.keys.history("ns", "page")) == 0  # nothing to move yet
     assert (await store.history("ns", "page", now=clock[0]))[1] == {hour_name(hour): 3}
+
+
+def script_names(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of every script call the Store makes from now on."""
+    names: list[str] = []
+    original = store._script
+
+    def recording(name: str, calls: Any) -> Any:
+        names.extend(name for _ in calls)
+        return original(name, calls)
+
+    monkeypatch.setattr(store, "_script", recording)
+    return names
+
+
+async def test_hit_lua_answers_full_and_writes_nothing_outside_the_steady_state(
+    store: Store, redis: Redis, prefix: str, clock: list[int]
+) -> None:
+    hour = clock[0] // HOUR_MS
+    await store.hit("ns", "page")  # steady: fh == hh == hour
+    await store.create("ns", "frozen", update_upperbound=0)
+    await redis.hset(store.keys.counter("ns", "v02"), mapping={"value": 1, "hh": hour, "hv": 0})
+    await redis.hset(store.keys.counter("ns", "v01"), mapping={"value": 1, "updated": 1})
+    cases = [("page", hour + 1), ("page", hour - 1), ("frozen", hour), ("v02", hour),
+             ("v01", hour)]  # fmt: skip
+    for key, at in cases:
+        counter = store.keys.counter("ns", key)
+        before, ttl = await redis.hgetall(counter), await redis.pttl(counter)
+        reply = await store._eval("hit", [counter], [1, at, store.ttl_ms, clock[0]])
+        assert reply == [Status.FULL], key
+        assert await redis.hgetall(counter) == before, key
+        assert await redis.pttl(counter) <= ttl, key  # not renewed either
+    counter = store.keys.counter("ns", "page")
+    assert await store._eval("hit", [counter], [2, hour, store.ttl_ms, 1]) == [Status.OK, 3]
+    counter = store.keys.counter("ns", "new")  # a missing counter is created in this script
+    assert await store._eval("hit", [counter], [2, hour, store.ttl_ms, 5]) == [0, b"2", 1]
+    assert await fields(store, redis, "new") == {"value": "2", "created": "5", "hh": str(hour),
+                                                 "fh": str(hour)}  # fmt: skip
+
+
+async def test_one_script_call_in_the_steady_state_two_otherwise(
+    store: Store, clock: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = script_names(store, monkeypatch)
+    assert (await store.hit("ns", "page")).created
+    await store.hit("ns", "page")
+    await store.count_batch("ns", [("page", 2, clock[0]), ("other", 1, clock[0])], now=clock[0])
+    assert names == ["hit", "hit", "hit", "hit"]  # new counters included
+    names.clear()
+    clock[0] += HOUR_MS
+    assert (await store.hit("ns", "page")).value == 5
+    assert (await store.hit("ns", "page")).value == 6
+    await store.count_hits("ns", "page", 1, at=clock[0] - 2 * HOUR_MS, now=clock[0])  # late
+    assert names == ["hit", "hit_full", "hit", "hit", "hit_full"]  # once per hour, late hits
+
+
+async def test_a_history_string_left_by_an_expired_counter_is_never_counted(
+    store: Store, redis: Redis, clock: list[int]
+) -> None:
+    start = clock[0] - clock[0] % DAY_MS + 10 * HOUR_MS
+    hour = start // HOUR_MS
+    history = store.keys.history("ns", "page")
+
+    async def expire_counter_leaving_its_history() -> None:
+        clock[0] = start - 5 * HOUR_MS
+        for _ in range(4):  # an earlier counter: 4 hits, then its hour moved to the string
+            await store.hit("ns", "page")
+        clock[0] = start - 4 * HOUR_MS
+        await store.hit("ns", "page")
+        assert await redis.exists(history) == 1
+        await redis.delete(store.keys.counter("ns", "page"))  # what its expiry does
+        clock[0] = start
+
+    await expire_counter_leaving_its_history()
+    assert (await store.hit("ns", "page")).created
+    assert await store.history("ns", "page", now=clock[0]) == (
+        {hour_name(hour)[:8]: 1},
+        {hour_name(hour): 1},
+    )
+    clock[0] += HOUR_MS  # the first history write replaces the string
+    await store.hit("ns", "page")
+    _, hourly = await store.history("ns", "page", now=clock[0])
+    assert hourly == {hour_name(hour): 1, hour_name(hour + 1): 1}
+    # a late hit, a put and a set on such a counter ignore the stale string the same way
+    for write in ("late", "put", "set"):
+        await expire_counter_leaving_its_history()
+        await store.hit("ns", "page")
+        expected = {hour: 1}
+        if write == "late":
+            await store.count_hits("ns", "page", 2, at=start - HOUR_MS, now=clock[0])
+            expected[hour - 1] = 2
+        elif write == "put":
+            await store.put("ns", "page", 50, now=clock[0], enable_reset=True)
+        else:  # no API turns reset on without writing hv: set it by hand
+            await redis.hset(store.keys.counter("ns", "page"), "enable_reset", "1")
+            await store.set("ns", "page", 9)
+        named = {hour_name(h): c for h, c in sorted(expected.items())}
+        assert (await store.history("ns", "page", now=clock[0]))[1] == named, write
+        clock[0] += HOUR_MS
+        await store.hit("ns", "page")
+        named[hour_name(hour + 1)] = 1
+        assert (await store.history("ns", "page", now=clock[0]))[1] == named, write
 
 
 async def test_a_counter_whose_bounds_forbid_hits_stays_refused(
