@@ -52,8 +52,7 @@ async def test_a_hit_counter_gets_the_fast_field_and_keeps_it_through_the_hour(
 
 
 def script_names(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The name of every script call the Store makes from now on."""
-    names: list[str] = []
+    names: list[str] = []  # every script call the Store makes from now on
     original = store._script
 
     def recording(name: str, calls: Any) -> Any:
@@ -124,10 +123,8 @@ async def test_a_history_string_left_by_an_expired_counter_is_never_counted(
 
     await expire_counter_leaving_its_history()
     assert (await store.hit("ns", "page")).created
-    assert await store.history("ns", "page", now=clock[0]) == (
-        {hour_name(hour)[:8]: 1},
-        {hour_name(hour): 1},
-    )
+    daily, hourly = await store.history("ns", "page", now=clock[0])
+    assert (daily, hourly) == ({hour_name(hour)[:8]: 1}, {hour_name(hour): 1})
     clock[0] += HOUR_MS  # the first history write replaces the string
     await store.hit("ns", "page")
     _, hourly = await store.history("ns", "page", now=clock[0])
@@ -252,14 +249,9 @@ async def test_counters_written_before_the_fast_field_are_completed_by_their_nex
     hour = clock[0] // HOUR_MS
     # 0.2 layout without fh: one in its pending hour, one whose pending hour is over
     now = str(hour).encode()
-    await redis.hset(
-        store.keys.counter("ns", "current"),
-        mapping={"value": 7, "created": 1, "hh": now, "hv": 5},
-    )
-    await redis.hset(
-        store.keys.counter("ns", "older"),
-        mapping={"value": 7, "created": 1, "hh": hour - 1, "hv": 5},
-    )
+    for key, pending in (("current", now), ("older", str(hour - 1).encode())):
+        mapping = {"value": 7, "created": 1, "hh": pending, "hv": 5}
+        await redis.hset(store.keys.counter("ns", key), mapping=mapping)
     assert (await store.hit("ns", "current")).value == 8
     assert (await fields(store, redis, "current"))["fh"] == str(hour)
     assert (await store.hit("ns", "older")).value == 8
@@ -323,6 +315,30 @@ async def test_update_bounds_compare_as_numbers_and_as_text(store: Store) -> Non
         assert refused.value.value == -3
     with pytest.raises(CounterNotFound):
         await store.update("ns", "missing", 0)
+
+
+async def test_update_by_one_or_zero_where_a_hit_would_be_fast_and_elsewhere(
+    store: Store, redis: Redis, clock: list[int]
+) -> None:
+    await store.hit("ns", "page")  # hit-created: bounds 0..1, fh set
+    assert await store.update("ns", "page", 1) == 2
+    assert await store.update("ns", "page", 0) == 2
+    with pytest.raises(OutOfBounds):  # lower bound 0 (absent)
+        await store.update("ns", "page", -1)
+    await store.create("ns", "closed", value=3, update_lowerbound=-2, update_upperbound=0)
+    assert await store.update("ns", "closed", 0) == 3  # no fh: the bounds are read
+    with pytest.raises(OutOfBounds):
+        await store.update("ns", "closed", 1)
+    assert await store.update("ns", "closed", -2) == 1
+    await store.create("ns", "edge", value=INT64_MAX, update_upperbound=5)
+    before = await fields(store, redis, "edge")
+    with pytest.raises(Overflow) as refused:
+        await store.update("ns", "edge", 1)
+    assert refused.value.value == INT64_MAX
+    assert await fields(store, redis, "edge") == before
+    clock[0] += HOUR_MS  # +1 in a new hour: the full path moves hh and fh
+    assert await store.update("ns", "page", 1) == 3
+    assert (await fields(store, redis, "page"))["fh"] == str(clock[0] // HOUR_MS)
 
 
 @pytest.mark.parametrize("seed", range(6))
