@@ -1,8 +1,9 @@
-"""The naive baseline: Starlette + redis-py, one EVALSHA of the same hit script per request.
+"""The naive baseline: Starlette + redis-py, one EVALSHA of the whole hit script per request.
 
 What a straightforward build of ``/hit`` looks like, served by Hypercorn in the
-comparison: ``hypercorn bench.naive_app:app --workers 2``. Same script, same keys,
-same arguments as the Store sends; none of counter's hot-path work. With
+comparison: ``hypercorn bench.naive_app:app --workers 2``. It sends ``hit_full.lua``, the
+whole hit operation in one script, with the keys and arguments the Store gives it (the
+Store first tries ``hit.lua``, the steady state alone); none of counter's hot-path work. With
 ``NAIVE_SCRIPT=minimal`` it sends the minimal hit-like script instead (``HINCRBY`` +
 ``PEXPIRE``, ``bench/redis_cost.py``), the naive reference of issue 9.
 """
@@ -24,7 +25,7 @@ from counter.engine.keys import Keys
 
 redis = Redis.from_url(os.environ.get("COUNTER_REDIS_URL", "redis://127.0.0.1:6379/0"))
 keys = Keys(os.environ.get("COUNTER_PREFIX", "cnt:"))
-hit_script = redis.register_script(scripts.load("hit").text)
+hit_script = redis.register_script(scripts.load("hit_full").text)
 minimal_script = redis.register_script(MINIMAL_SCRIPT)
 MINIMAL = os.environ.get("NAIVE_SCRIPT") == "minimal"
 TTL_MS = 15_778_800_000
@@ -41,7 +42,7 @@ async def hit(request: Request) -> JSONResponse:
         keys=[keys.counter(namespace, key), keys.history(namespace, key)],
         args=[1, now // 3_600_000, TTL_MS, now],
     )
-    # the common success is the bare value; a table carries a status (see lua/hit.lua)
+    # the common success is the bare value; a table carries a status (see lua/hit_full.lua)
     status, value = (reply[0], reply[1]) if isinstance(reply, list) else (0, reply)
     return JSONResponse({"value": int(value)}, 200 if status == 0 else 403)
 

@@ -74,19 +74,23 @@ class BenchResult:
 
 def script_argv(url: str, prefix: str, which: str) -> list[str]:
     """EVALSHA arguments for a random key (``__rand_int__``) of ``which``: the Store's ``hit``
-    script as /hit sends it, or the ``minimal`` reference; the script is loaded into ``url``."""
+    script as /hit sends it (it creates the counters it meets, then counts in one key),
+    ``hit_full`` (the whole operation in one script, as the naive app sends it) or the
+    ``minimal`` reference; the script is loaded into ``url``."""
     client = redis.Redis.from_url(url)
     try:
         if which == "minimal":
             sha = client.script_load(MINIMAL_SCRIPT)
             return [sha, "1", f"{prefix}min:{{bench/key__rand_int__}}", str(DEFAULT_TTL_MS)]
-        sha = client.script_load(scripts.load("hit").text)
+        sha = client.script_load(scripts.load(which).text)
     finally:
         client.close()
     now = time.time_ns() // 1_000_000
     counter = Keys(prefix).counter("bench", "key__rand_int__")
-    return [sha, "2", counter, f"{counter}:h", "1", str(now // 3_600_000),
-            str(DEFAULT_TTL_MS), str(now)]  # fmt: skip
+    args = ["1", str(now // 3_600_000), str(DEFAULT_TTL_MS), str(now)]
+    if which == "hit_full":
+        return [sha, "2", counter, f"{counter}:h", *args]
+    return [sha, "1", counter, *args]
 
 
 def redis_benchmark(

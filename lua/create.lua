@@ -21,6 +21,8 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return {EXISTS} end
 -- hv = value: the starting value is not a hit of the pending hour
 redis.call('HSET', KEYS[1], 'value', ARGV[1], 'created', ARGV[5], 'enable_reset', ARGV[2],
   'update_lowerbound', ARGV[3], 'update_upperbound', ARGV[4], 'hh', ARGV[7], 'hv', ARGV[1])
+-- fh: hit.lua's fast path, for a counter whose bounds allow a hit (see docs/architecture.md)
+if ARGV[4] ~= '0' then redis.call('HSET', KEYS[1], 'fh', ARGV[7]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('DEL', KEYS[2])
 return {OK}

@@ -1,40 +1,44 @@
---[[ hit: add n (one per hit) to a counter, creating it first (value 0, reset off, bounds 0..1)
-  when missing. /hit sends the hits it coalesced for one key, /api/v0/count those of a batch.
-  Library: status, history
+--[[ hit: add n (one per hit) to a counter in its steady state, or create it (value n, reset
+  off, bounds 0..1) when missing; anything else is left to hit_full.lua (answer FULL).
+  What /hit and /api/v0/count send first: one key and four arguments, because every argument
+  costs Redis more than this script's Lua. The Store sends hit_full.lua (the whole operation:
+  a new or late hour, a counter that refuses hits...) when this answers FULL.
+  Library: status
   KEYS[1] counter hash     cnt:{ns/key}
-  KEYS[2] history string   cnt:{ns/key}:h
   ARGV[1] n, the hits (integer > 0)   ARGV[2] hour of the hits (hours since 1970, UTC)
   ARGV[3] ttl (ms)   ARGV[4] now (ms; the creation time when this call creates the counter)
-  Returns value: the counter after the hits (the common case: a bare integer, or its exact
-    text above 2^53; a reply table costs Redis more than the rest of the hit)
-    | {status, value, created}: 0 ok with created 1 (this call made the counter)
-    | 2 out of bounds | 3 overflow (value unchanged)
-    | {6} migrate: the counter has the pre-0.2 layout (the Store migrates it and calls again)
-  The Store builds every argument from Python integers, so the hot path checks none of them;
-  Redis's own HINCRBY refuses an int64 overflow. ]]
+  Returns value: the counter after the hits (a bare integer, or its exact text above 2^53)
+    | {0, n, 1} ok, this call created the counter | {3, value, 0} overflow (value unchanged)
+    | {7} full: nothing written; the counter's pending hour is not this hour, its bounds
+      refuse a hit, or it predates field fh (see hit_full.lua)
+  The Store builds every argument from Python integers; Redis's own HINCRBY refuses an int64
+  overflow. ]]
 
-local counter, n, hour, ttl = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
-local fields = redis.call('HMGET', counter, 'value', 'update_upperbound', 'hh')
-local current, upper, pending = fields[1], fields[2], fields[3]
-if current == false then
-  -- Bounds and enable_reset are left out: absent means a hit-created counter's 0..1, off.
-  redis.call('HSET', counter, 'value', n, 'created', ARGV[4], 'hh', hour, 'hv', '0')
-  redis.call('PEXPIRE', counter, ttl)
-  redis.call('DEL', KEYS[2]) -- history left by an earlier counter of the same name
-  return {OK, n, 1}
+-- Field fh equals the hour only when the counter exists in the current layout, its pending
+-- hour hh is this hour and its bounds allow a hit (absent otherwise; docs/architecture.md).
+-- One scalar HGET: no reply table, no Lua work beyond one comparison.
+local counter, hour = KEYS[1], ARGV[2]
+local fh = redis.call('HGET', counter, 'fh')
+if fh == hour then
+  local value = redis.pcall('HINCRBY', counter, 'value', ARGV[1])
+  if type(value) == 'number' then
+    redis.call('PEXPIRE', counter, ARGV[3])
+    -- Above 2^53 the Lua number HINCRBY returned is rounded: answer Redis's exact text instead.
+    if value < 9007199254740992 and value > -9007199254740992 then return value end
+    return redis.call('HGET', counter, 'value')
+  end
+  -- refused, nothing written: an overflow, or Redis cannot write now (OOM, READONLY...)
+  if string.find(value.err, 'overflow', 1, true) then
+    return {OVERFLOW, redis.call('HGET', counter, 'value'), 0}
+  end
+  return value
 end
-if upper == '0' then return {OUT_OF_BOUNDS, current, 0} end -- bounds are >= 0 when set
-if pending == false then return {MIGRATE} end
-
-local value = redis.pcall('HINCRBY', counter, 'value', n)
-if type(value) == 'table' then -- refused, nothing written: an overflow, or Redis cannot write now
-  if string.find(value.err, 'overflow', 1, true) then return {OVERFLOW, current, 0} end
-  return value -- OOM, READONLY...: the caller sees Redis's own error
+-- HSETNX writes the value only where there was none: the counter is new. Bounds, enable_reset
+-- and hv are left out: absent means 0..1, off, and hv 0 with no history of its own yet (a
+-- history string under its name was an earlier counter's; the first history write replaces it).
+if fh == false and redis.call('HSETNX', counter, 'value', ARGV[1]) == 1 then
+  redis.call('HSET', counter, 'created', ARGV[4], 'hh', hour, 'fh', hour)
+  redis.call('PEXPIRE', counter, ARGV[3])
+  return {OK, ARGV[1], 1}
 end
-if pending ~= hour then history_lib().shift(counter, KEYS[2], current, pending, hour, n, ttl) end
-redis.call('PEXPIRE', counter, ttl)
--- Above 2^53 the Lua number HINCRBY returned is rounded: answer Redis's exact text instead.
-if value >= 9007199254740992 or value <= -9007199254740992 then
-  value = redis.call('HGET', counter, 'value')
-end
-return value
+return {FULL}

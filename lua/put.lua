@@ -36,8 +36,13 @@ else
   if fields[2] == false then return {MIGRATE} end
   -- Keep the pending hour's count (value - hv) across the jump in value; a hit-created
   -- counter gets its implicit bounds written out, as the other options may now change.
+  local old_hv = fields[3]
+  if old_hv == false then -- created by a hit, no history yet: a string there is stale (hit.lua)
+    old_hv = '0'
+    redis.call('DEL', KEYS[2])
+  end
   local history = history_lib()
-  local hv = history.add(fields[3], history.add(ARGV[1], history.neg(old)))
+  local hv = history.add(old_hv, history.add(ARGV[1], history.neg(old)))
   redis.call('HSET', KEYS[1], 'hv', history.text(hv), 'update_lowerbound', fields[4] or '0',
     'update_upperbound', fields[5] or '1', 'enable_reset', fields[6] or '0')
   redis.call('PEXPIRE', KEYS[2], string.format('%.0f', ARGV[6] + 3600000))
@@ -46,5 +51,8 @@ redis.call('HSET', KEYS[1], 'value', ARGV[1])
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'enable_reset', ARGV[2]) end
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'update_lowerbound', ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'update_upperbound', ARGV[4]) end
+-- fh (hit.lua's fast path) exists only while a hit is within bounds: gone with an upper bound
+-- of 0; after any other change the next hit's full path writes it again.
+if ARGV[4] == '0' then redis.call('HDEL', KEYS[1], 'fh') end
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return {OK, old, created}

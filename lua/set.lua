@@ -14,9 +14,15 @@ local current = fields[1]
 if current == false then return {MISSING} end
 if fields[2] ~= '1' then return {RESET_DISABLED, current} end
 if fields[3] == false then return {MIGRATE} end
--- Keep the pending hour's count (value - hv) across the jump in value.
+-- Keep the pending hour's count (value - hv) across the jump in value. No hv: created by a
+-- hit and no history yet; a string under its name is an earlier counter's (hit.lua).
+local old_hv = fields[4]
+if old_hv == false then
+  old_hv = '0'
+  redis.call('DEL', KEYS[2])
+end
 local history = history_lib()
-local hv = history.add(fields[4], history.add(ARGV[1], history.neg(current)))
+local hv = history.add(old_hv, history.add(ARGV[1], history.neg(current)))
 redis.call('HSET', KEYS[1], 'value', ARGV[1], 'hv', history.text(hv))
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], string.format('%.0f', ARGV[2] + 3600000))

@@ -168,6 +168,17 @@ def test_redis_cost_memory_and_index_benchmarks(embedded_redis: RedisProcess) ->
         "bench.index", "--redis-url", embedded_redis.url, "--counters", "2000", "--pages", "5"
     )
     assert re.search(r"^index page \(ZRANGEBYLEX, 100 keys\) +[\d.]+ +[\d.]+$", output, re.M)
+    output = run_bench(
+        "bench.script_cost", "--redis-url", embedded_redis.url, "--rounds", "1", "--keys", "50",
+        "--requests", "3000",
+    )  # fmt: skip
+    rows = re.findall(r"^(\S.*?) {2,} *([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+)$", output, re.M)
+    if shutil.which("redis-benchmark"):
+        assert [row[0] for row in rows][-2:] == ["hit.lua (HGET + HINCRBY + PEXPIRE)",
+                                                 "hit_full.lua (the same, 2 keys)"]  # fmt: skip
+        assert len(rows) == 6 and all(float(row[2]) > 0 for row in rows)
+    else:
+        assert "nothing measured" in output
 
 
 def test_metrics_cost_benchmark() -> None:

@@ -215,15 +215,23 @@ class CounterStore(StoreBase):
         """``hits`` +1 steps at ``at`` for each ``(key, hits, at)`` group; all or none per group."""
         if any(hits < 1 for _, hits, _ in groups):  # hit.lua trusts its arguments
             raise InvalidInput("invalid argument to hit: hits")
-        calls = [
-            (self._pair(namespace, key), [hits, at // HOUR_MS, self.ttl_ms, now])
+        # hit.lua (one key: the steady state or a new counter) first, then the whole operation
+        # (hit_full.lua) where it answers FULL: a new or a past hour, a counter refusing hits
+        # or written before field fh. Neither call writes half a hit.
+        fast = [
+            ([self.keys.counter(namespace, key)], [hits, at // HOUR_MS, self.ttl_ms, now])
             for key, hits, at in groups
         ]
-        replies = await self._eval_many("hit", calls)
-        for index, reply in enumerate(replies):
-            if reply[0] == Status.MIGRATE:  # once per counter written before 0.2
+        replies = await self._eval_many("hit", fast)
+        full = [index for index, reply in enumerate(replies) if reply[0] == Status.FULL]
+        calls = {index: (self._pair(namespace, groups[index][0]), fast[index][1]) for index in full}
+        again = await self._eval_many("hit_full", list(calls.values())) if full else []
+        for index, reply in zip(full, again, strict=True):
+            replies[index] = reply
+        for index in full:
+            if replies[index][0] == Status.MIGRATE:  # once per counter written before 0.2
                 await self._migrate(namespace, groups[index][0])
-                replies[index] = await self._eval("hit", *calls[index])
+                replies[index] = await self._eval("hit_full", *calls[index])
         results: list[HitOutcome] = []
         created = []
         for (key, _, _), reply in zip(groups, replies, strict=True):

@@ -31,6 +31,7 @@ class Status(IntEnum):
     EXISTS = 4
     RESET_DISABLED = 5
     MIGRATE = 6
+    FULL = 7  # hit.lua: not the steady state; the Store sends hit_full.lua
 
 
 def lua_dir() -> Path:

@@ -152,16 +152,30 @@ local function history_lib()
   -- After `amount` was added to a counter whose value was `current`: the pending hour `pending`
   -- (field hh) moves into the history when `hour` is later, or `amount` goes straight into the
   -- history when `hour` is earlier (a late hit). Field hv is the value minus the pending count.
-  function lib.shift(counter, key, current, pending, hour, amount, ttl_ms)
-    local hv = redis.call('HGET', counter, 'hv') or '0'
-    local history = lib.load(redis.call('GET', key), ttl_ms)
+  -- `hits`: the counter's bounds allow a hit, so fh (hit.lua's fast path) follows hh; callers
+  -- whose counter refuses hits pass false and fh stays absent.
+  -- No hv: a counter created by a hit, with no history of its own yet (hv 0); a string at `key`
+  -- was left by an earlier counter of the same name and is replaced, not added to.
+  function lib.shift(counter, key, current, pending, hour, amount, ttl_ms, hits)
+    local hv = redis.call('HGET', counter, 'hv')
+    local stored = false
+    if hv then stored = redis.call('GET', key) else hv = '0' end
+    local history = lib.load(stored, ttl_ms)
     local at = tonumber(hour)
     if at > tonumber(pending) then
       lib.record(history, tonumber(pending), lib.add(current, lib.neg(hv)))
-      redis.call('HSET', counter, 'hh', hour, 'hv', current)
+      if hits then
+        redis.call('HSET', counter, 'hh', hour, 'hv', current, 'fh', hour)
+      else
+        redis.call('HSET', counter, 'hh', hour, 'hv', current)
+      end
     else
       lib.record(history, at, amount)
-      redis.call('HSET', counter, 'hv', lib.text(lib.add(hv, amount)))
+      if hits then
+        redis.call('HSET', counter, 'hv', lib.text(lib.add(hv, amount)), 'fh', pending)
+      else
+        redis.call('HSET', counter, 'hv', lib.text(lib.add(hv, amount)))
+      end
     end
     lib.save(key, history, ttl_ms)
   end

@@ -3,3 +3,4 @@
 
 local INVALID = -1
 local OK, MISSING, OUT_OF_BOUNDS, OVERFLOW, EXISTS, RESET_DISABLED, MIGRATE = 0, 1, 2, 3, 4, 5, 6
+local FULL = 7 -- hit.lua: not the steady state, send hit_full.lua
