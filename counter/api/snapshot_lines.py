@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from counter.engine.counters import CounterInfo
+from counter.engine.records import CounterInfo
 
 
 def counter_json(info: CounterInfo) -> dict[str, Any]:

@@ -20,9 +20,8 @@ from typing import IO, cast
 from counter.api.snapshot_import import parse_line
 from counter.api.snapshot_lines import snapshot_line
 from counter.cli.progress import progress_bar
-from counter.engine.counters import CounterInfo
 from counter.engine.hits import CSV_HEADER, csv_row
-from counter.engine.records import CounterRecord
+from counter.engine.records import CounterInfo, CounterRecord
 from counter.engine.store import Store, wall_clock_ms
 from counter.errors import CounterNotFound
 

@@ -25,8 +25,8 @@ from typing import Any
 import orjson
 
 from counter.cli.progress import progress_bar
-from counter.engine.counters import CounterInfo
 from counter.engine.names import DEFAULT_NAMESPACE, INT64_MAX, INT64_MIN, is_valid_name
+from counter.engine.records import CounterInfo
 from counter.engine.store import Store, wall_clock_ms
 from counter.errors import CounterNotFound
 

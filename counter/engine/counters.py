@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
@@ -20,7 +19,7 @@ from counter.engine import history as stored_history
 from counter.engine.base import StoreBase, as_text, driver_errors, engine_error
 from counter.engine.coalesce import Coalescer
 from counter.engine.names import INT64_MAX, INT64_MIN
-from counter.engine.records import CounterRecord
+from counter.engine.records import CounterInfo, CounterRecord, HitResult, parse_info
 from counter.engine.scripts import Status
 from counter.errors import (
     CounterExists,
@@ -38,27 +37,6 @@ LEGACY_HOURLY_DAYS = 8  # before 0.2: one hourly hash per day, today and 7 days 
 INDEX_PAGE = 1000  # keys per index read when a caller wants a whole namespace
 
 CounterName = tuple[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class CounterInfo:
-    """A counter and its metadata, as ``/info`` reports it."""
-
-    namespace: str
-    key: str
-    value: int
-    created: int
-    enable_reset: bool
-    update_lowerbound: int
-    update_upperbound: int
-    ttl: int
-
-
-class HitResult(NamedTuple):
-    """A hit's value and whether it created the counter (a tuple: one is made per hit)."""
-
-    value: int
-    created: bool
 
 
 HitOutcome = HitResult | OutOfBounds | Overflow
@@ -207,46 +185,60 @@ class CounterStore(StoreBase):
             ([self.keys.counter(namespace, key)], []) for key in keys
         ]
         replies = await self._eval_many("info", calls) if calls else []
-        return [_info(namespace, key, reply) for key, reply in zip(keys, replies, strict=True)]
+        return [parse_info(namespace, key, reply) for key, reply in zip(keys, replies, strict=True)]
 
     async def count_batch(
         self, namespace: str, groups: Sequence[tuple[str, int, int]], *, now: int
     ) -> list[HitOutcome]:
         """``hits`` +1 steps at ``at`` for each ``(key, hits, at)`` group; all or none per group."""
-        if any(hits < 1 for _, hits, _ in groups):  # hit.lua trusts its arguments
-            raise InvalidInput("invalid argument to hit: hits")
+        for _, hits, _ in groups:
+            if hits < 1:  # hit.lua trusts its arguments
+                raise InvalidInput("invalid argument to hit: hits")
         # hit.lua (one key: the steady state or a new counter) first, then the whole operation
         # (hit_full.lua) where it answers FULL: a new or a past hour, a counter refusing hits
         # or written before field fh. Neither call writes half a hit.
+        counter, ttl = self.keys.counter, self.ttl_ms
         fast = [
-            ([self.keys.counter(namespace, key)], [hits, at // HOUR_MS, self.ttl_ms, now])
-            for key, hits, at in groups
+            ([counter(namespace, key)], [hits, at // HOUR_MS, ttl, now]) for key, hits, at in groups
         ]
         replies = await self._eval_many("hit", fast)
         full = [index for index, reply in enumerate(replies) if reply[0] == Status.FULL]
+        if full:
+            await self._hit_full(namespace, groups, fast, replies, full)
+        results: list[HitOutcome] = []
+        created = []
+        for (key, _, _), reply in zip(groups, replies, strict=True):
+            status = reply[0]
+            if status == Status.OUT_OF_BOUNDS:
+                results.append(OutOfBounds(int(reply[1])))
+            elif status == Status.OVERFLOW:
+                results.append(Overflow(int(reply[1])))
+            else:
+                made = len(reply) > 2 and bool(reply[2])
+                results.append(HitResult(int(reply[1]), made))
+                if made:
+                    created.append(key)
+        if created:
+            await self._index(namespace, created)
+        return results
+
+    async def _hit_full(
+        self,
+        namespace: str,
+        groups: Sequence[tuple[str, int, int]],
+        fast: list[tuple[list[str], list[int]]],
+        replies: list[list[Any]],
+        full: list[int],
+    ) -> None:
+        """hit_full.lua for the groups hit.lua answered FULL, their replies put in place."""
         calls = {index: (self._pair(namespace, groups[index][0]), fast[index][1]) for index in full}
-        again = await self._eval_many("hit_full", list(calls.values())) if full else []
+        again = await self._eval_many("hit_full", list(calls.values()))
         for index, reply in zip(full, again, strict=True):
             replies[index] = reply
         for index in full:
             if replies[index][0] == Status.MIGRATE:  # once per counter written before 0.2
                 await self._migrate(namespace, groups[index][0])
                 replies[index] = await self._eval("hit_full", *calls[index])
-        results: list[HitOutcome] = []
-        created = []
-        for (key, _, _), reply in zip(groups, replies, strict=True):
-            status, value, made = (*reply, 0)[:3]
-            if status == Status.OUT_OF_BOUNDS:
-                results.append(OutOfBounds(int(value)))
-            elif status == Status.OVERFLOW:
-                results.append(Overflow(int(value)))
-            else:
-                results.append(HitResult(int(value), bool(made)))
-                if made:
-                    created.append(key)
-        if created:
-            await self._index(namespace, created)
-        return results
 
     async def count_hits(
         self, namespace: str, key: str, hits: int, *, at: int, now: int
@@ -369,22 +361,6 @@ class CounterStore(StoreBase):
                 await self.transport.command("ZADD", index, *(x for k in keys for x in ("0", k)))
         except StoreError:  # WRONGTYPE: a plain set from before 0.2, converted by the script
             await self._eval_many("index_add", [([index], [key]) for key in keys])
-
-
-def _info(namespace: str, key: str, reply: list[Any]) -> CounterInfo | None:
-    if reply[0] == Status.MISSING:
-        return None
-    _, value, created, enable_reset, lower, upper, ttl = reply
-    return CounterInfo(
-        namespace=namespace,
-        key=key,
-        value=int(value),
-        created=int(created),
-        enable_reset=as_text(enable_reset) == "1",
-        update_lowerbound=int(lower),
-        update_upperbound=int(upper),
-        ttl=int(ttl),
-    )
 
 
 def _yyyymmdd(day: int) -> str:

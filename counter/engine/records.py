@@ -1,9 +1,13 @@
-"""Value objects of the Store's ``/api/v0`` operations (kept apart so ``store.py`` stays
-about the operations themselves)."""
+"""Value objects of the Store's operations (kept apart so the mixins stay about the
+operations themselves)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from counter.engine.base import as_text
+from counter.engine.scripts import Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +66,41 @@ class ExportStep:
     retention_ms: int
     finish: bool = False
     payload_hash: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CounterInfo:
+    """A counter and its metadata, as ``/info`` reports it."""
+
+    namespace: str
+    key: str
+    value: int
+    created: int
+    enable_reset: bool
+    update_lowerbound: int
+    update_upperbound: int
+    ttl: int
+
+
+class HitResult(NamedTuple):
+    """A hit's value and whether it created the counter (a tuple: one is made per hit)."""
+
+    value: int
+    created: bool
+
+
+def parse_info(namespace: str, key: str, reply: list[Any]) -> CounterInfo | None:
+    """An ``info.lua`` reply as a CounterInfo; None for a missing counter."""
+    if reply[0] == Status.MISSING:
+        return None
+    _, value, created, enable_reset, lower, upper, ttl = reply
+    return CounterInfo(
+        namespace=namespace,
+        key=key,
+        value=int(value),
+        created=int(created),
+        enable_reset=as_text(enable_reset) == "1",
+        update_lowerbound=int(lower),
+        update_upperbound=int(upper),
+        ttl=int(ttl),
+    )

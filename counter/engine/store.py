@@ -9,10 +9,11 @@ It is the domain mixins composed; each owns its part of the key space and its sc
 from __future__ import annotations
 
 from counter.engine.base import DEFAULT_TTL_MS, Clock, StoreBase, wall_clock_ms
-from counter.engine.counters import CounterInfo, CounterStore, HitResult
+from counter.engine.counters import CounterStore
 from counter.engine.exports import ExportStore
 from counter.engine.hitlog import HitLogStore
 from counter.engine.ratelimits import RateLimitStore
+from counter.engine.records import CounterInfo, HitResult
 from counter.engine.sitestats import SiteStatsStore
 from counter.engine.stats import StatsStore
 from counter.engine.tokens import TokenStore

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from counter import OutOfBounds, Overflow, Store
-from counter.engine.counters import HitResult
+from counter.engine.records import HitResult
 
 INT64_MAX = 2**63 - 1
 
