@@ -117,7 +117,15 @@ def http_ok(url: str) -> bool:
 
 @dataclass
 class Child:
-    """A child process in its own session, so stopping it stops its workers too."""
+    """A child process in its own process group, so stopping it stops its workers too.
+
+    Not in its own session: with the kernel's autogroup scheduling (on by default in most
+    distributions) every session is one scheduling group with one share of the CPU, so a
+    server in its own session got as much CPU as the load generator however many threads it
+    ran. That throttled the servers with more threads than nginx (granian: workers plus its
+    runtime threads) and made their tails: granian's one-hot-key p99 was 21 ms in its own
+    session and 3 ms in ours (docs/performance.md).
+    """
 
     argv: Sequence[str]
     env: dict[str, str] = field(default_factory=dict)
@@ -133,7 +141,7 @@ class Child:
                 cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
+                process_group=0,  # its own group (killpg stops its workers), our session
             )
         return self
 
