@@ -154,8 +154,12 @@ class RespTransport:
     # -- the Transport interface ------------------------------------------------------
 
     async def run_script(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
-        [reply] = await self.run_scripts(script, [(keys, args)])
-        return reply
+        # run_scripts for one call, without its lists: this is every /hit's path.
+        reply = await self._send(("EVALSHA", script.sha, len(keys), *keys, *args))
+        if isinstance(reply, hiredis.ReplyError) and str(reply).startswith(_NOSCRIPT):
+            # The script did not run: EVAL runs it once and refills the script cache.
+            reply = await self._send(("EVAL", script.text, len(keys), *keys, *args))
+        return _checked(reply)
 
     async def run_scripts(
         self, script: Script, calls: Sequence[tuple[Sequence[str], Sequence[Arg]]]
