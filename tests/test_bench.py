@@ -129,6 +129,15 @@ def test_comparison(embedded_redis: RedisProcess) -> None:
     assert errors == ["0"] * len(errors), table  # every request answered 2xx, batches too
 
 
+def test_hotpath_cost_benchmark() -> None:
+    # In-process, Redis replaced by an instant transport: needs no server at all.
+    output = run_bench("bench.hotpath_cost", "--requests", "500", "--rounds", "1")
+    assert_versions(output)
+    rows = dict(re.findall(r"^/(hit|get): ([\d.]+) µs per answer$", output, re.M))
+    assert set(rows) == {"hit", "get"}
+    assert all(float(micros) > 0 for micros in rows.values())
+
+
 def test_live_cost_benchmark() -> None:
     # The Redis-side table only: the HTTP part starts three servers (minutes, not a smoke test).
     # A private Redis (the bench starts one): commandstats are server-wide, and the session's
