@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
@@ -71,18 +71,23 @@ async def driver_errors() -> AsyncIterator[None]:
     try:
         yield
     except Exception as error:
-        translated = engine_error(error)
-        if translated is None:
-            raise
-        raise translated from error
+        raise_translated(error)
+
+
+def raise_translated(error: BaseException) -> NoReturn:
+    """Raise the engine's exception for a driver's ``error`` (from it), else ``error`` itself.
+
+    The hot path calls this from a plain ``except`` (``_eval``, the coalesced read): an
+    async context manager per script cost more than the rest of the Store's work for a hit.
+    """
+    translated = engine_error(error) if isinstance(error, Exception) else None
+    if translated is None:
+        raise error
+    raise translated from error
 
 
 def engine_error(error: Exception) -> Exception | None:
-    """The engine's exception for a driver's ``error``; None when it is not the driver's.
-
-    The hot path calls this from a plain ``except`` (``_eval``): an async context manager
-    per script cost more than the rest of the Store's work for a hit.
-    """
+    """The engine's exception for a driver's ``error``; None when it is not the driver's."""
     if isinstance(error, _UNAVAILABLE):
         return StoreUnavailable("the counter store (Redis) is unavailable")
     if isinstance(error, redis_errors.RedisError | redis_errors.RedisClusterException):
@@ -141,10 +146,7 @@ class StoreBase:
             reply = await self.transport.run_script(script, keys, args)
         except BaseException as error:
             self._observe(name, 1, started, failed=True)
-            translated = engine_error(error) if isinstance(error, Exception) else None
-            if translated is None:
-                raise
-            raise translated from error
+            raise_translated(error)
         self._observe(name, 1, started, failed=False)
         result = valid_reply(name, reply)
         changes = self.changes

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from counter.engine import history as stored_history
-from counter.engine.base import StoreBase, as_text, driver_errors, engine_error
+from counter.engine.base import StoreBase, as_text, driver_errors, raise_translated
 from counter.engine.coalesce import Coalescer
 from counter.engine.names import INT64_MAX, INT64_MIN
 from counter.engine.records import CounterInfo, CounterRecord, HitResult, parse_info
@@ -164,10 +164,7 @@ class CounterStore(StoreBase):
         try:
             value = await self.transport.command("HGET", self.keys.counter(namespace, key), "value")
         except Exception as error:  # not driver_errors(): a plain except costs less per read
-            translated = engine_error(error)
-            if translated is None:
-                raise
-            raise translated from error
+            raise_translated(error)
         if value is None:
             return [CounterNotFound(f"{namespace}/{key}") for _ in range(n)]
         return [int(value)] * n
