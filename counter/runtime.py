@@ -64,18 +64,16 @@ class Runtime:
 
     async def store(self) -> Store:
         """The Store, connecting (and starting the embedded Redis) on first use."""
-        store = self._store
-        if store is not None:  # every request asks: the common case first, no lock
-            return store
-        if self._store is None:
-            async with self._lock:
-                if self._store is None:
-                    store = await self._open()
-                    store.observer = self.script_observer
-                    if self.settings.stream_max_per_process:
-                        self._changes = self._start_changes(store)
-                    self._store = store
-                    self.stats.start()
+        if self._store is not None:  # every request asks: the common case first, no lock
+            return self._store
+        async with self._lock:
+            if self._store is None:
+                store = await self._open()
+                store.observer = self.script_observer
+                if self.settings.stream_max_per_process:
+                    self._changes = self._start_changes(store)
+                self._store = store
+                self.stats.start()
         return self._store
 
     def _start_changes(self, store: Store) -> ChangeFeed:

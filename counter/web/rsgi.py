@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message
 
 from counter.web.cors import SIMPLE_HEADERS
 from counter.web.errors import INTERNAL_ERROR, RETRY_AFTER_S
-from counter.web.hotpath import HotAnswers
+from counter.web.hotpath import Found, HotAnswers
 
 _log = logging.getLogger("counter.rsgi")
 
@@ -105,7 +105,7 @@ class RsgiFront:
         await Bridge(scope, protocol, self.lifespan.state).run(self.app)
 
     async def _answer_hot(
-        self, hot: HotAnswers, found: Any, scope: RsgiScope, protocol: RsgiProtocol
+        self, hot: HotAnswers, found: Found, scope: RsgiScope, protocol: RsgiProtocol
     ) -> None:
         try:  # the request's headers are read only for :HOST: and :PATHNAME:
             status, payload, headers = await hot.answer(found, lambda name: scope.headers.get(name))
