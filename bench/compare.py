@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import load, nginx, redis_cost
-from bench.env import free_port, header, redis_for_bench, start_http
+from bench.env import free_port, header, redis_for_bench, serve_argv, start_http
 
 
 @dataclass(frozen=True)
@@ -151,8 +151,7 @@ def _token(options: Options) -> str:
 
 def batch_ingest(options: Options, hits: int = 100) -> Row:
     port = free_port()
-    argv = [sys.executable, "-m", "counter.cli", "serve", "--port", str(port),
-            "--server", "granian", "--workers", str(options.workers)]  # fmt: skip
+    argv = serve_argv(port, "--server", "granian", "--workers", str(options.workers))
     env = {"COUNTER_API_COUNT_LIMIT": "1000000000", "COUNTER_API_COUNT_WINDOW_S": "1"}
     label = f"counter serve POST /api/v0/count x{hits} hits, granian x{options.workers} (hits/s)"
     return http_row(label, argv, env, options, port=port, batch=hits)
@@ -178,20 +177,9 @@ def counter_serve(
     router: bool = False,
 ) -> Row:
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "counter.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--server",
-        server,
-        "--workers",
-        str(options.workers),
-        "--redis-client",
-        client,
-    ]
+    argv = serve_argv(
+        port, "--server", server, "--workers", str(options.workers), "--redis-client", client
+    )
     levers = []
     if client != "resp":
         levers.append(f"{client} client")

@@ -165,6 +165,11 @@ class Child:
             self.log.unlink(missing_ok=True)
 
 
+def serve_argv(port: int, *options: str) -> list[str]:
+    """``counter serve`` on ``port`` with ``options``, as this Python runs it."""
+    return [sys.executable, "-m", "counter.cli", "serve", "--port", str(port), *options]
+
+
 def start_http(argv: Sequence[str], env: dict[str, str], base_url: str) -> Child:
     child = Child(argv, env).start()
 

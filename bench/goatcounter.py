@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from redis.asyncio import Redis
 
-from bench.env import free_port, header, redis_for_bench, start_http
+from bench.env import free_port, header, redis_for_bench, serve_argv, start_http
 from bench.load import Target, run
 from counter import Settings, create_app, lifespan
 from counter.engine.keys import Keys
@@ -242,8 +242,7 @@ async def busy_year(url: str, paths: int, days: int) -> None:
 def throughput(url: str, duration: float, connections: int) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "counter.cli", "serve", "--port", str(port), "--server",
-            "granian", "--workers", "1", "--redis-url", url]  # fmt: skip
+    argv = serve_argv(port, "--server", "granian", "--workers", "1", "--redis-url", url)
     server = start_http(argv, {"COUNTER_PREFIX": f"bench:{uuid.uuid4().hex[:6]}:"}, base)
     try:
         print(f"\n/count next to /hit: counter serve (granian x1), {connections} connections, "

@@ -32,7 +32,7 @@ import httpx
 import uvloop
 from redis.asyncio import Redis
 
-from bench.env import free_port, header, redis_for_bench, start_http
+from bench.env import free_port, header, redis_for_bench, serve_argv, start_http
 from bench.load import Target, run
 from counter.engine.changes import ChangeFeed
 from counter.engine.keys import Keys
@@ -126,16 +126,7 @@ def http_cost(url: str, duration: float, connections: int, rounds: int) -> None:
                 "COUNTER_PREFIX": f"bench:{uuid.uuid4().hex[:8]}:",
                 "COUNTER_STREAM_MAX_PER_PROCESS": "0" if mode == "streams off" else "10000",
             }
-            argv = [
-                sys.executable,
-                "-m",
-                "counter.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-            ]
+            argv = serve_argv(port, "--workers", "1")
             server = start_http(argv, env, base)
             listeners = _listen(base, WATCHED) if "watched" in mode else []
             try:
