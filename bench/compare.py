@@ -49,6 +49,7 @@ class Row:
     errors: int
     redis_us: float = float("nan")  # INFO commandstats µs per operation
     cpu_us: float = float("nan")  # redis-server user + sys CPU µs per operation
+    ops_per_read: float = float("nan")  # operations per socket read (batch depth Redis sees)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ def redis_limit(options: Options, pipeline: int, which: str = "hit") -> Row | No
         0,
         result.redis_us,
         result.cpu_us,
+        result.ops_per_read,
     )
 
 
@@ -135,9 +137,11 @@ def http_row(
         server.stop()
     rate = result.rps * batch if batch else result.rps
     redis_us, cpu_us = before.per_op(after, result.requests * (batch or 1))
+    depth = before.per_read(after, result.requests * (batch or 1))
     return Row(
-        name, rate, result.p50_ms, result.p90_ms, result.p99_ms, result.errors, redis_us, cpu_us
-    )
+        name, rate, result.p50_ms, result.p90_ms, result.p99_ms, result.errors, redis_us, cpu_us,
+        depth,
+    )  # fmt: skip
 
 
 def _token(options: Options) -> str:
@@ -246,8 +250,8 @@ def table(rows: list[Row]) -> str:
         "| configuration | req/s | p50 ms | p90 ms | p99 ms | p99/p50 | errors "
         "| x naive | x Redis limit (P=1) | x Redis limit (P=16) "
         "| Redis µs/op (commandstats) | Redis CPU µs/op | x minimal (commandstats) "
-        "| x minimal (CPU) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| x minimal (CPU) | ops per Redis read |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         vs_naive = f"{row.rps / baseline.rps:.2f}" if baseline and baseline.rps else "—"
@@ -259,7 +263,7 @@ def table(rows: list[Row]) -> str:
             f"| {row.name} | {row.rps:,.0f} | {row.p50_ms:.2f} | {p90} | {row.p99_ms:.2f} "
             f"| {tail} | {row.errors} | {vs_naive} | {vs_limit} | {vs_limit16} "
             f"| {_num(row.redis_us)} | {_num(row.cpu_us)} | {_num(row.redis_us / min_us)} "
-            f"| {_num(row.cpu_us / min_cpu)} |"
+            f"| {_num(row.cpu_us / min_cpu)} | {_num(row.ops_per_read)} |"
         )
     return "\n".join(lines)
 
@@ -283,6 +287,7 @@ def median_rows(runs: list[list[Row]]) -> list[Row]:
             sum(r.errors for r in group),
             statistics.median(r.redis_us for r in group),
             statistics.median(r.cpu_us for r in group),
+            statistics.median(r.ops_per_read for r in group),
         )
         for name, group in merged.items()
     ]

@@ -113,36 +113,44 @@ async def batched_costs(url: str, batches: int) -> None:
                     f"{360 + i % 4 * 500},800,1", "NL", "", now)
                 for i in range(100)]  # fmt: skip
 
-    async def ingest(hits: list[Hit], now: int, step: str) -> None:
-        if step in ("count_hits", "all"):
-            await store.count_batch("bench", [(h.key, 1, now) for h in hits], now=now)
-        if step == "count_hits":
-            return
+    async def logged(hits: list[Hit], now: int) -> list[bool]:
         rows = [h.log_row() for h in hits]
         _, _, visits = await store.log_hits_with_visits("bench", rows, now=now, limits=LOG)
-        if step in ("record_stats", "all"):
-            stats = [derive(h, visit=v, language="") for h, v in zip(hits, visits, strict=True)]
-            await store.record_site_stats("bench", stats, LIMITS)
+        return visits
+
+    async def record(hits: list[Hit], visits: list[bool]) -> None:
+        stats = [derive(h, visit=v, language="") for h, v in zip(hits, visits, strict=True)]
+        await store.record_site_stats("bench", stats, LIMITS)
+
+    async def ingest(hits: list[Hit], now: int) -> None:
+        await store.count_batch("bench", [(h.key, 1, now) for h in hits], now=now)
+        await record(hits, await logged(hits, now))
 
     print(f"\nRedis time per hit in batches of 100 ({batches} batches, all commands and CPU;"
           " every path, counter and bucket exists first):")  # fmt: skip
     for label, make in (("100 random paths of 10,000", random_paths), ("10 paths", repeated)):
         print(f"  {label}:")
         for b in range(100):  # the steady state: every path and counter exists
-            await ingest(make(b, int(time.time() * 1000)), int(time.time() * 1000), "all")
-        logged, total = (0.0, 0.0), (0.0, 0.0)
+            await ingest(make(b, int(time.time() * 1000)), int(time.time() * 1000))
+        total = (0.0, 0.0)
         for step in ("count_hits", "log_hits", "record_stats"):
+            work = [(make(100 + b, now), now) for b in range(batches)
+                    for now in [int(time.time() * 1000)]]  # fmt: skip
+            # record_stats needs each batch's visits: the log is written before measuring
+            visits = (
+                [await logged(hits, now) for hits, now in work] if step == "record_stats" else []
+            )
             await redis.config_resetstat()
             before = Usage.read(url)
-            for b in range(batches):
-                now = int(time.time() * 1000)
-                await ingest(make(100 + b, now), now, step)
+            for b, (hits, now) in enumerate(work):
+                if step == "count_hits":
+                    await store.count_batch("bench", [(h.key, 1, now) for h in hits], now=now)
+                elif step == "log_hits":
+                    await logged(hits, now)
+                else:
+                    await record(hits, visits[b])
             after = Usage.read(url)
             usec, cpu = before.per_op(after, batches * 100)
-            if step == "record_stats":  # it ran after log_hits: take that off
-                usec, cpu = usec - logged[0], cpu - logged[1]
-            if step == "log_hits":
-                logged = (usec, cpu)
             total = (total[0] + usec, total[1] + cpu)
             print(f"    {step:14} {usec:7.2f} us/hit (commandstats) {cpu:7.2f} us/hit (CPU)")
         usec, cpu = total

@@ -41,6 +41,7 @@ class Usage:
 
     command_usec: float  # sum of usec over every command in INFO commandstats
     cpu_sec: float  # used_cpu_user + used_cpu_sys
+    reads: int = 0  # total_reads_processed: how often Redis woke to read a client's socket
 
     @staticmethod
     def read(url: str) -> Usage:
@@ -48,10 +49,11 @@ class Usage:
         try:
             stats = client.info("commandstats")
             cpu = client.info("cpu")
+            reads = int(client.info("stats")["total_reads_processed"])
         finally:
             client.close()
         usec = sum(float(entry["usec"]) for entry in stats.values())
-        return Usage(usec, float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]))
+        return Usage(usec, float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]), reads)
 
     def per_op(self, later: Usage, operations: int) -> tuple[float, float]:
         """(commandstats µs, CPU µs) per operation between this reading and ``later``."""
@@ -62,6 +64,12 @@ class Usage:
             (later.cpu_sec - self.cpu_sec) * 1e6 / operations,
         )
 
+    def per_read(self, later: Usage, operations: int) -> float:
+        """Operations per socket read: how deep the batches Redis reads are (its per-read
+        wake-up and reply write are what batching spreads over the operations)."""
+        reads = later.reads - self.reads  # the two INFO readings in between are 4 of them
+        return operations / reads if reads > 4 and operations > 0 else float("nan")
+
 
 @dataclass(frozen=True)
 class BenchResult:
@@ -70,6 +78,7 @@ class BenchResult:
     p99_ms: float
     redis_us: float
     cpu_us: float
+    ops_per_read: float = float("nan")
 
 
 def script_argv(url: str, prefix: str, which: str) -> list[str]:
@@ -117,6 +126,7 @@ def redis_benchmark(
         float(record["p99_latency_ms"]),
         redis_us,
         cpu_us,
+        before.per_read(after, requests),
     )
 
 

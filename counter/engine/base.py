@@ -154,6 +154,25 @@ class StoreBase:
             changes.touched(keys[0])
         return result
 
+    async def _eval_per_key(
+        self, name: str, keys: Sequence[str], args: Sequence[Arg]
+    ) -> list[list[Any]]:
+        """One call of a script that answers once per key (hit_many.lua): a reply per key."""
+        script = self._script(name, [(keys, args)])
+        started = time.perf_counter() if self.observer is not None else 0.0
+        try:
+            replies = await self.transport.run_script(script, keys, args)
+        except BaseException as error:
+            self._observe(name, 1, started, failed=True)
+            raise_translated(error)
+        self._observe(name, 1, started, failed=False)
+        changes = self.changes
+        if changes is not None:
+            for key in keys:
+                if key in changes.watched:
+                    changes.touched(key)
+        return [list(reply) if isinstance(reply, list) else [Status.OK, reply] for reply in replies]
+
     def _observe(self, name: str, calls: int, started: float, *, failed: bool) -> None:
         if self.observer is not None:
             self.observer(name, calls, time.perf_counter() - started, failed)

@@ -58,7 +58,7 @@ class Coalescer(Generic[K, T]):
         try:
             outcomes = await self._run(key, len(futures))
         except Exception as error:  # the whole call failed (Redis down): every caller sees it
-            outcomes = [_copy(error) for _ in futures]
+            outcomes = [own_copy(error) for _ in futures]
         finally:
             self._next(key)
         for future, outcome in zip(futures, outcomes, strict=True):
@@ -70,7 +70,7 @@ class Coalescer(Generic[K, T]):
                 future.set_result(outcome)
 
 
-def _copy(error: Exception) -> Exception:
+def own_copy(error: Exception) -> Exception:
     """A caller's own exception (one instance raised in many tasks would share a traceback)."""
     clone = copy.copy(error)
     clone.__cause__ = error.__cause__

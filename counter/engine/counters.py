@@ -14,13 +14,16 @@ from datetime import date
 from typing import Any
 
 import orjson
+from redis.asyncio.cluster import RedisCluster
 
 from counter.engine import history as stored_history
 from counter.engine.base import StoreBase, as_text, driver_errors, raise_translated
 from counter.engine.coalesce import Coalescer
+from counter.engine.fasthits import FastCall, FastHits
 from counter.engine.names import INT64_MAX, INT64_MIN
 from counter.engine.records import CounterInfo, CounterRecord, HitResult, parse_info
 from counter.engine.scripts import Status
+from counter.engine.tickbatch import TickBatcher
 from counter.errors import (
     CounterExists,
     CounterNotFound,
@@ -49,6 +52,11 @@ class CounterStore(StoreBase):
         super().__init__(*args, **kwargs)
         self._hits: Coalescer[CounterName, HitResult] = Coalescer(self._hit_units)
         self._gets: Coalescer[CounterName, int] = Coalescer(self._get_units)
+        # hit.lua's step of every count_batch in one tick leaves as one hit_many.lua call.
+        # A cluster runs a script on one slot only, and counters spread over all of them.
+        fast_hits = FastHits(self)
+        self._fast_hits: TickBatcher[FastCall, list[Any]] = TickBatcher(fast_hits.run)
+        self._hit_many = not isinstance(self.redis, RedisCluster)
 
     def _pair(self, namespace: str, key: str) -> list[str]:
         return [self.keys.counter(namespace, key), self.keys.history(namespace, key)]
@@ -198,7 +206,10 @@ class CounterStore(StoreBase):
         fast = [
             ([counter(namespace, key)], [hits, at // HOUR_MS, ttl, now]) for key, hits, at in groups
         ]
-        replies = await self._eval_many("hit", fast)
+        if self._hit_many:
+            replies = await self._fast_hits.submit(fast)
+        else:
+            replies = await self._eval_many("hit", fast)
         full = [index for index, reply in enumerate(replies) if reply[0] == Status.FULL]
         if full:
             await self._hit_full(namespace, groups, fast, replies, full)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from counter import CounterNotFound, OutOfBounds, Overflow, Store
 from counter.engine.records import CounterRecord
@@ -92,10 +93,12 @@ async def test_one_script_call_in_the_steady_state_two_otherwise(
     store: Store, clock: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     names = script_names(store, monkeypatch)
+    cluster = isinstance(store.redis, RedisCluster)
     assert (await store.hit("ns", "page")).created
     await store.hit("ns", "page")
     await store.count_batch("ns", [("page", 2, clock[0]), ("other", 1, clock[0])], now=clock[0])
-    assert names == ["hit", "hit", "hit", "hit"]  # new counters included
+    # new counters included; the batch's two counters share one call where Redis allows it
+    assert names == ["hit", "hit", *(["hit", "hit"] if cluster else ["hit_many"])]
     names.clear()
     clock[0] += HOUR_MS
     assert (await store.hit("ns", "page")).value == 5

@@ -1,0 +1,79 @@
+"""Cross-key batching: the hits one worker makes meanwhile leave as one call.
+
+Under load a worker answers several requests per tick, each for a different counter. Sent
+one by one they cost Redis one command each (reading, parsing, script lookup, reply), and
+that is most of what a cheap script costs. ``TickBatcher.submit`` queues a caller's items;
+with nothing in flight, everything queued by the end of the tick (``call_soon``, after
+every callback already ready has queued its own) goes to ONE ``run(items)``. While a run is
+in flight, new items wait and leave together when it returns: a busier Redis gets deeper
+batches (measured: 5.5 against 5.6-5.8 µs of Redis CPU per /hit for flushing every tick).
+Each caller gets back its own slice of the outcomes. Nothing joins a run already sent, so
+each item reaches Redis after its caller submitted it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+from counter.engine.coalesce import own_copy
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# run(items) -> one outcome per item, in order.
+BatchRunner = Callable[[list[T]], Awaitable[Sequence[R]]]
+
+
+class TickBatcher(Generic[T, R]):
+    """Shares one ``run(items)`` among the callers that submitted since the last one left."""
+
+    def __init__(self, run: BatchRunner[T, R]) -> None:
+        self._run = run
+        self._items: list[T] = []
+        self._callers: list[tuple[asyncio.Future[list[R]], int, int]] = []  # future, from, to
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight = 0  # runs sent and not yet answered (0 or 1)
+
+    async def submit(self, items: Sequence[T]) -> list[R]:
+        loop = asyncio.get_running_loop()
+        if not self._callers and not self._in_flight:
+            loop.call_soon(self._flush)
+        future: asyncio.Future[list[R]] = loop.create_future()
+        start = len(self._items)
+        self._items.extend(items)
+        self._callers.append((future, start, len(self._items)))
+        return await future
+
+    def _flush(self) -> None:
+        if not self._callers:
+            return
+        items, callers = self._items, self._callers
+        self._items, self._callers = [], []
+        self._in_flight += 1  # now, not when the task starts: a submit in between must wait
+        task = asyncio.ensure_future(self._serve(items, callers))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve(
+        self, items: list[T], callers: list[tuple[asyncio.Future[list[R]], int, int]]
+    ) -> None:
+        try:
+            outcomes = await self._run(items)
+        except asyncio.CancelledError:  # the loop is closing: nobody may wait forever
+            for future, _, _ in callers:
+                future.cancel()
+            raise
+        except Exception as error:  # the whole run failed (Redis down): every caller sees it
+            for future, _, _ in callers:
+                if not future.done():
+                    future.set_exception(own_copy(error))
+            return
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._flush()
+        for future, start, end in callers:
+            if not future.done():  # its caller went away (client disconnected)
+                future.set_result(list(outcomes[start:end]))
