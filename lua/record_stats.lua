@@ -20,7 +20,9 @@
     H hashes: key (3..#KEYS), path (0: always; 1..P: only if that path has an id), n > 0,
       then n of: field, '+<amount>' (an integer field) or '@<hour>:<amount>' repeated
       (hours 0..23 of 24 comma-separated counts);
-    Z sorted sets: key (5..#KEYS), capped 0|1, n > 0, then n of: path, member, amount (> 0).
+    Z rankings: key (5..#KEYS), kind, n > 0, then n of: path, member, amount (> 0); kind 0 a
+      sorted set, 1 a sorted set capped at ARGV[1] members, 2 a hash of counts (the paths'
+      day and month visits: read whole and sorted by the reader, so no skiplist to keep).
   Returns {status, paths created}: status 0 ok | {-1, argument name} invalid argument ]]
 
 local function int_arg(text, low, high)
@@ -96,7 +98,8 @@ for _ = 1, nh do
 end
 for _ = 1, nz do
   local n = tonumber(ARGV[at + 3] or '')
-  if not index_ok(ARGV[at + 1], 5, nkeys) or (ARGV[at + 2] ~= '0' and ARGV[at + 2] ~= '1')
+  local kind = ARGV[at + 2]
+  if not index_ok(ARGV[at + 1], 5, nkeys) or (kind ~= '0' and kind ~= '1' and kind ~= '2')
     or not index_ok(ARGV[at + 3], 1, BIG) or at + 3 + 3 * n > count then
     return invalid('hits')
   end
@@ -256,7 +259,7 @@ for _ = 1, nh do
   at = at + 3 + 2 * n
 end
 
--- Sorted sets: one member is one command (a capped set's newcomer checks the cap);
+-- Sorted sets (kinds 0, 1): one member is one command (a capped set's newcomer checks the cap);
 -- several are one ZMSCORE and one ZADD of the new scores. In a capped set, once it holds
 -- member_cap members a newcomer counts as '(other)', newcomers taken in order.
 local function add_one(key, capped, member, amount)
@@ -267,10 +270,27 @@ local function add_one(key, capped, member, amount)
     redis.call('ZINCRBY', key, amount, member)
   end
 end
+-- A hash of counts: one member is one HINCRBY; several are one HMGET and one HSET.
+local function add_counts(key, live)
+  if #live == 1 then
+    redis.call('HINCRBY', key, ARGV[live[1] + 1], ARGV[live[1] + 2])
+    return
+  end
+  local fields = {}
+  for i, position in ipairs(live) do fields[i] = ARGV[position + 1] end
+  local current = call_chunked('HMGET', key, fields, 1)
+  local writes = {}
+  for i, position in ipairs(live) do
+    writes[2 * i - 1] = fields[i]
+    writes[2 * i] = fmt(tonumber(current[i] or '0') + tonumber(ARGV[position + 2]))
+  end
+  call_chunked('HSET', key, writes, 2)
+end
 for _ = 1, nz do
-  local key, capped, n = KEYS[tonumber(ARGV[at + 1])], ARGV[at + 2] == '1', tonumber(ARGV[at + 3])
+  local key, kind, n = KEYS[tonumber(ARGV[at + 1])], ARGV[at + 2], tonumber(ARGV[at + 3])
+  local capped = kind == '1'
   local live = nil  -- ARGV positions of the members that count (a set of one needs none)
-  if n == 1 then
+  if n == 1 and kind ~= '2' then
     local p = tonumber(ARGV[at + 4])
     if p == 0 or ids[p] ~= false then add_one(key, capped, ARGV[at + 5], ARGV[at + 6]) end
   else
@@ -280,7 +300,9 @@ for _ = 1, nz do
       if p == 0 or ids[p] ~= false then live[#live + 1] = i end
     end
   end
-  if live ~= nil and #live == 1 then
+  if live ~= nil and kind == '2' then
+    if #live > 0 then add_counts(key, live) end
+  elseif live ~= nil and #live == 1 then
     add_one(key, capped, ARGV[live[1] + 1], ARGV[live[1] + 2])
   elseif live ~= nil and #live > 1 then
     local query = {}

@@ -131,7 +131,7 @@ class StatsRoutes:
         exclude = {
             info.id for info in await self._paths_named(store, namespace, query, "exclude_paths")
         }
-        ranked = await store.ranked(namespace, span.days, "td:", "tm:")
+        ranked = await store.path_ranking(namespace, span.days)
         ids = await store.path_ids(namespace, [digest for digest, _ in ranked])
         wanted = [ids[d] for d, _ in ranked if d in ids and ids[d] not in exclude]
         if include is not None:

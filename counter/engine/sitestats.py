@@ -25,7 +25,16 @@ from datetime import UTC, date, datetime, timedelta
 import orjson
 
 from counter.engine.base import StoreBase, as_text, driver_errors
-from counter.engine.statbatch import StatBatch, StatHit, StatLimits, path_digest
+from counter.engine.statbatch import (
+    PATH_DAY,
+    PATH_MONTH,
+    SORTED_PATH_DAY,
+    SORTED_PATH_MONTH,
+    StatBatch,
+    StatHit,
+    StatLimits,
+    path_digest,
+)
 
 __all__ = ["CAMPAIGN_REFS", "DIMENSIONS", "PathInfo", "SiteStatsStore", "StatHit", "StatLimits",
            "path_digest"]  # fmt: skip
@@ -133,22 +142,42 @@ class SiteStatsStore(StoreBase):
         self, namespace: str, days: Sequence[date], day_prefix: str, month_prefix: str | None
     ) -> list[tuple[str, int]]:
         """Members of day (and month) sorted sets summed over ``days``, most first."""
+        return _sorted(await self._ranked_sets(namespace, days, day_prefix, month_prefix))
+
+    async def path_ranking(self, namespace: str, days: Sequence[date]) -> list[tuple[str, int]]:
+        """Path digests by visits over ``days``, most first: the day and month hashes
+        (``record_stats`` writes) summed with the sorted sets earlier releases wrote."""
+        counts = await self._ranked_sets(namespace, days, SORTED_PATH_DAY, SORTED_PATH_MONTH)
+        names = [self._stat(namespace, name) for name in _cover(days, PATH_DAY, PATH_MONTH)]
+        if names:
+            async with driver_errors():
+                pipe = self.redis.pipeline(transaction=False)
+                for name in names:
+                    pipe.hgetall(name)
+                replies = await pipe.execute()
+            for fields in replies:
+                for member, value in fields.items():
+                    digest = as_text(member)
+                    counts[digest] = counts.get(digest, 0) + int(value)
+        return _sorted(counts)
+
+    async def _ranked_sets(
+        self, namespace: str, days: Sequence[date], day_prefix: str, month_prefix: str | None
+    ) -> dict[str, int]:
         if month_prefix is None:
             covered = [f"{day_prefix}{day.strftime('%Y%m%d')}" for day in days]
         else:
             covered = _cover(days, day_prefix, month_prefix)
         names = [self._stat(namespace, name) for name in covered]
         if not names:
-            return []
+            return {}
         async with driver_errors():
             reply = await self.redis.execute_command("ZUNION", len(names), *names, "WITHSCORES")
         if reply and isinstance(reply[0], list | tuple):  # redis-py pairs WITHSCORES replies
             flat = [item for pair in reply for item in pair]
         else:
             flat = list(reply or [])
-        pairs = [(as_text(flat[i]), int(float(flat[i + 1]))) for i in range(0, len(flat), 2)]
-        pairs.sort(key=lambda pair: (-pair[1], pair[0]))
-        return pairs
+        return {as_text(flat[i]): int(float(flat[i + 1])) for i in range(0, len(flat), 2)}
 
     async def hourly(
         self, namespace: str, digests: Sequence[str], days: Sequence[date]
@@ -205,6 +234,10 @@ class SiteStatsStore(StoreBase):
                     raw = value if isinstance(value, bytes) else str(value).encode()
                     out.setdefault(day, {})[name[2:].decode()] = orjson.loads(b"[" + raw + b"]")
         return out
+
+
+def _sorted(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
 def _cover(days: Sequence[date], day_prefix: str, month_prefix: str) -> list[str]:

@@ -20,6 +20,15 @@ from counter.errors import InvalidInput
 
 HOUR_MS = 3_600_000
 SITE = 0  # an increment that does not depend on a path having an id
+# What a ranking key is: a sorted set, one whose newcomers are capped, or a hash of counts.
+# The path rankings are hashes: the one reader (``SiteStatsStore.path_ranking``) sums whole
+# keys and sorts in Python anyway, and a hash field costs Redis a fraction of a skiplist
+# update in a set of thousands of paths, most with equal scores.
+PLAIN, CAPPED, COUNTS = 0, 1, 2
+PATH_DAY, PATH_MONTH = "pd:", "pm:"  # + yyyymmdd / yyyymm: hashes, path digest -> visits
+# Earlier releases kept the path rankings as sorted sets under these names; they are read
+# (and summed with the hashes) until the retention has expired them.
+SORTED_PATH_DAY, SORTED_PATH_MONTH = "td:", "tm:"
 META = 4  # the site meta hash's index in KEYS
 
 
@@ -101,7 +110,7 @@ class _Hash:
 
 @dataclass(slots=True)
 class _Zset:
-    capped: bool
+    kind: int  # PLAIN, CAPPED (sorted sets) or COUNTS (a hash: the path rankings)
     members: dict[str, list[int]]  # member -> [path (SITE: none), amount]
 
 
@@ -135,8 +144,8 @@ class StatBatch:
         if found is None:
             found = self._hour_keys[hour_ms] = (
                 self._key(f"m:{when.month}", when.month_end),
-                self._key(f"td:{when.day}", when.day_end),
-                self._key(f"tm:{when.month}", when.month_end),
+                self._key(f"{PATH_DAY}{when.day}", when.day_end),
+                self._key(f"{PATH_MONTH}{when.month}", when.month_end),
             )
         return found
 
@@ -166,10 +175,10 @@ class StatBatch:
             found = self._hashes[key] = _Hash(path, {})
         return found.fields
 
-    def _rank(self, key: int, member: str, path: int, *, capped: bool) -> None:
+    def _rank(self, key: int, member: str, path: int, *, kind: int) -> None:
         found = self._zsets.get(key)
         if found is None:
-            found = self._zsets[key] = _Zset(capped, {})
+            found = self._zsets[key] = _Zset(kind, {})
         slot = found.members.get(member)
         if slot is None:
             found.members[member] = [path, 1]
@@ -210,15 +219,15 @@ class StatBatch:
         if hit.event:
             self._count_hour(month, when.dd + "e", when.hour)
         self._count_hour(year, when.mmdd, when.hour, p)
-        self._rank(top_day, digest, p, capped=False)
-        self._rank(top_month, digest, p, capped=False)
+        self._rank(top_day, digest, p, kind=COUNTS)
+        self._rank(top_month, digest, p, kind=COUNTS)
         if hit.ref:
-            self._rank(self._key(f"r:{digest}:{when.day}", when.day_end), hit.ref, p, capped=True)
+            self._rank(self._key(f"r:{digest}:{when.day}", when.day_end), hit.ref, p, kind=CAPPED)
         for dim, member in hit.dims.items():
             if member:
                 by_day, by_month = self._dim_keys(when, dim)
-                self._rank(by_day, member, SITE, capped=True)
-                self._rank(by_month, member, SITE, capped=True)
+                self._rank(by_day, member, SITE, kind=CAPPED)
+                self._rank(by_month, member, SITE, kind=CAPPED)
 
     def keys_and_args(
         self, fixed: Sequence[str], expiry_set: set[str]
@@ -253,7 +262,7 @@ class StatBatch:
                 )
                 args += [field, spec]
         for key, zset in self._zsets.items():
-            args += [key, int(zset.capped), len(zset.members)]
+            args += [key, zset.kind, len(zset.members)]
             for member, (path_number, amount) in zset.members.items():
                 args += [path_number, member, amount]
         return [*fixed, *self._keys], args

@@ -16,7 +16,7 @@ from counter.engine.base import as_text
 from counter.engine.hits import LOG_FIELDS
 from counter.engine.records import LogLimits
 from counter.engine.scripts import Status, load
-from counter.engine.statbatch import StatBatch, StatHit, StatLimits
+from counter.engine.statbatch import StatBatch, StatHit, StatLimits, path_digest
 from counter.engine.store import wall_clock_ms
 from tests.conftest import keys_under
 
@@ -153,6 +153,7 @@ def _malformed(keys: list[str], args: list[str], case: str) -> tuple[list[str], 
         "integer": (hash_at + 4, "+0"),
         "zset key": (zsets[0], "4"),
         "capped": (zsets[0] + 1, "x"),
+        "kind": (zsets[0] + 1, "3"),  # 0 sorted set, 1 capped, 2 hash of counts
         "zset path": (zsets[-1] + 3, "-1"),
         "amount": (len(args) - 1, "0"),
     }
@@ -170,8 +171,8 @@ def _malformed(keys: list[str], args: list[str], case: str) -> tuple[list[str], 
 @pytest.mark.parametrize(
     "case",
     ["member_cap", "day", "count", "expire_at", "digest", "visits", "event", "path info",
-     "hash key", "path", "size", "hour", "spec", "integer", "zset key", "capped", "zset path",
-     "amount"],
+     "hash key", "path", "size", "hour", "spec", "integer", "zset key", "capped", "kind",
+     "zset path", "amount"],
 )  # fmt: skip
 async def test_record_stats_refuses_malformed_input_and_writes_nothing(
     store: Store, redis: Redis, prefix: str, case: str
@@ -298,8 +299,8 @@ async def test_batches_larger_than_one_redis_call_are_split_inside_the_scripts(
     totals = await redis.hgetall(store.keys.site_stat("big", "ptot"))
     assert len(totals) == 1500 and set(totals.values()) == {b"2"}
     day = datetime.fromtimestamp(now / 1000, UTC).strftime("%Y%m%d")
-    ranking = await redis.zrange(store.keys.site_stat("big", f"td:{day}"), 0, -1, withscores=True)
-    assert len(ranking) == 1500 and {score for _, score in ranking} == {2.0}
+    ranking = await redis.hgetall(store.keys.site_stat("big", f"pd:{day}"))
+    assert len(ranking) == 1500 and set(ranking.values()) == {b"2"}
     rows = [row(f"/p{n % 1500}", f"s{n % 1500}", now) for n in range(3000)]
     first, last, visits = await store.log_hits_with_visits("big", rows, now=now, limits=LOG)
     assert (first, last, visits) == (1, 3000, [True] * 1500 + [False] * 1500)
@@ -326,3 +327,27 @@ async def test_reading_a_few_hits_fetches_a_few_batches(
     asked.clear()
     assert len(await store.read_hit_log("ns", after=0, until=2000, count=5000)) == 2000
     assert max(asked) <= 100 and len(asked) <= 3
+
+
+async def test_path_rankings_add_the_sorted_sets_earlier_releases_wrote(
+    store: Store, redis: Redis
+) -> None:
+    """Rankings are hashes now; the sorted sets written before count until they expire."""
+    now = wall_clock_ms()
+    moment = datetime.fromtimestamp(now / 1000, UTC)
+    day, month = moment.strftime("%Y%m%d"), moment.strftime("%Y%m")
+    a, b, c = (path_digest(path) for path in ("/a", "/b", "/c"))
+    # what an earlier release left: the same visits in the day's and the month's sorted set
+    for name in (f"td:{day}", f"tm:{month}"):
+        await redis.zadd(store.keys.site_stat("mix", name), {a: 3, b: 1})
+    limits = StatLimits(retention_ms=86_400_000, member_cap=50, max_paths=50)
+    hits = [StatHit(path, "", False, True, False, now, {}, "") for path in ("/b", "/b", "/b", "/c")]
+    await store.record_site_stats("mix", hits, limits)
+    assert await redis.type(store.keys.site_stat("mix", f"pd:{day}")) == b"hash"
+    assert await store.path_ranking("mix", [moment.date()]) == [(b, 4), (a, 3), (c, 1)]
+    whole_month = [
+        moment.date().replace(day=1) + timedelta(days=n)
+        for n in range(31)
+        if (moment.date().replace(day=1) + timedelta(days=n)).month == moment.month
+    ]  # a whole month is read from the month keys
+    assert await store.path_ranking("mix", whole_month) == [(b, 4), (a, 3), (c, 1)]
