@@ -155,12 +155,16 @@ async def test_hits_of_different_hours_in_one_tick_land_in_their_own_hours(
     store: Store, clock: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = clock[0]
-    plan = [("a", now), ("b", now - 3 * HOUR_MS), ("c", now - 3 * HOUR_MS), ("d", now)]
-    for key, at in plan:  # one by one
-        await store.count_hits("one-by-one", key, 2, at=at, now=now)
+    # (key, hits, at): the first hour's call carries its n's (2 and 1), the other's none
+    plan = [("a", 2, now), ("b", 1, now - 3 * HOUR_MS), ("c", 1, now - 3 * HOUR_MS), ("d", 1, now)]
+    for key, hits, at in plan:  # one by one
+        await store.count_hits("one-by-one", key, hits, at=at, now=now)
     calls = script_calls(store, monkeypatch)
-    await asyncio.gather(*(store.count_hits("one-tick", k, 2, at=at, now=now) for k, at in plan))
+    await asyncio.gather(
+        *(store.count_hits("one-tick", key, hits, at=at, now=now) for key, hits, at in plan)
+    )
     if not isinstance(store.redis, RedisCluster):
         assert [size for name, size in calls if name == "hit_many"] == [2, 2]  # one per hour
-    keys = [key for key, _ in plan]
+    keys = [key for key, _, _ in plan]
+    assert (await store.get("one-tick", "a"), await store.get("one-tick", "b")) == (2, 1)
     assert await state(store, "one-tick", keys) == await state(store, "one-by-one", keys)
