@@ -157,15 +157,18 @@ class StoreBase:
     async def _eval_per_key(
         self, name: str, keys: Sequence[str], args: Sequence[Arg]
     ) -> list[list[Any]]:
-        """One call of a script that answers once per key (hit_many.lua): a reply per key."""
+        """One call of a script that answers once per key (hit_many.lua): a reply per key.
+
+        The observer is told of one call per key: each is a hit the metrics count.
+        """
         script = self._script(name, [(keys, args)])
         started = time.perf_counter() if self.observer is not None else 0.0
         try:
             replies = await self.transport.run_script(script, keys, args)
         except BaseException as error:
-            self._observe(name, 1, started, failed=True)
+            self._observe(name, len(keys), started, failed=True)
             raise_translated(error)
-        self._observe(name, 1, started, failed=False)
+        self._observe(name, len(keys), started, failed=False)
         changes = self.changes
         if changes is not None:
             for key in keys:

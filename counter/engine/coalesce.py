@@ -57,6 +57,10 @@ class Coalescer(Generic[K, T]):
         outcomes: Sequence[T | Exception]
         try:
             outcomes = await self._run(key, len(futures))
+        except asyncio.CancelledError:  # the loop is closing: nobody may wait forever
+            for future in futures:
+                future.cancel()
+            raise
         except Exception as error:  # the whole call failed (Redis down): every caller sees it
             outcomes = [own_copy(error) for _ in futures]
         finally:

@@ -37,7 +37,9 @@ class FastHits:
     def __init__(self, store: Scripts) -> None:
         self._store = store
 
-    async def run(self, calls: list[FastCall]) -> list[list[Any]]:
+    async def run(self, calls: list[FastCall]) -> list[list[Any] | Exception]:
+        """A reply per call, or the exception of the call that carried it: a chunk that
+        failed fails only the calls in it (the other chunks' hits were counted)."""
         if len(calls) == 1:
             return [await self._store._eval("hit", *calls[0])]
         by_hour: dict[int, list[int]] = {}  # hour -> positions in calls (one hour, mostly)
@@ -48,9 +50,17 @@ class FastHits:
             for positions in by_hour.values()
             for start in range(0, len(positions), HIT_MANY_MAX)
         ]
-        answers = await asyncio.gather(*(self._call(calls, chunk) for chunk in chunks))
-        replies: list[list[Any]] = [[]] * len(calls)
+        answers = await asyncio.gather(
+            *(self._call(calls, chunk) for chunk in chunks), return_exceptions=True
+        )
+        replies: list[list[Any] | Exception] = [[]] * len(calls)
         for chunk, answer in zip(chunks, answers, strict=True):
+            if isinstance(answer, BaseException):
+                if not isinstance(answer, Exception):  # cancelled: nobody waits any more
+                    raise answer
+                for position in chunk:
+                    replies[position] = answer
+                continue
             for position, reply in zip(chunk, answer, strict=True):
                 replies[position] = reply
         return replies

@@ -9,7 +9,8 @@ namespace's slot ``{ns}`` and every time bucket expires ``retention`` after its 
 - ``y:<digest>:<yyyy>``: a path's year, ``mmdd`` = 24 hourly visit counts, ``mmddp`` pageviews;
 - ``m:<yyyymm>``: the site's month, fields ``<dd>v``/``<dd>e`` 24 hourly visits/event visits,
   ``<dd>p`` pageviews and ``<dd>b`` bots per day;
-- ``td:<day>``/``tm:<month>``: visits per path digest (ranking);
+- ``pd:<day>``/``pm:<month>``: hashes, visits per path digest (the ranking; earlier releases
+  wrote sorted sets ``td:``/``tm:``, which ``path_ranking`` adds in until they expire);
 - ``d:<dim>:<day>``/``dm:<dim>:<month>``: visits per browser, system, size, location, language,
   campaign, referrer and campaign+referrer (``cref``), at most ``member_cap`` members each;
 - ``r:<digest>:<day>``: a path's referrers.

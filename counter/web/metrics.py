@@ -42,7 +42,7 @@ _PUBLIC = frozenset({"hit", "get", "update", "set", "info", "create", "stats", "
 _API = frozenset({"me", "count", "export", "counters", "snapshot", "stats", "sites", "paths"})
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 FLUSH_INTERVAL_S = 1.0
-_HIT_SCRIPTS = frozenset({"hit", "update", "count_hits"})
+_HIT_SCRIPTS = frozenset({"hit", "hit_many", "update", "count_hits"})
 
 
 class Metrics:
@@ -68,7 +68,8 @@ class Metrics:
             "an /api/v0/count batch", ["script"], registry=registry,
         )  # fmt: skip
         self.script_calls = Counter(
-            "counter_redis_script_calls", "Lua script calls sent to Redis", ["script"],
+            "counter_redis_script_calls", "Lua script calls sent to Redis (hit_many: one per "
+            "counter it carried)", ["script"],
             registry=registry,
         )  # fmt: skip
         self.script_errors = Counter(

@@ -123,3 +123,27 @@ async def test_a_failed_call_fails_every_caller_riding_it_and_frees_the_key(
     assert len({id(result) for result in results}) == 6  # each caller its own exception
     failing[0] = False
     assert (await store.hit("hot", "down")).value == 1  # nothing counted, the key is free
+
+
+async def test_a_cancelled_shared_call_cancels_its_riders_instead_of_leaving_them_waiting() -> None:
+    from counter.engine.coalesce import Coalescer
+
+    first_gate = asyncio.Event()
+    gates = [first_gate, asyncio.Event()]  # the first call's, then the riders' (never set)
+
+    async def run(key: str, n: int) -> list[int]:
+        await gates.pop(0).wait()
+        return list(range(n))
+
+    coalescer: Coalescer[str, int] = Coalescer(run)
+    first = asyncio.ensure_future(coalescer.call("k"))
+    await asyncio.sleep(0)
+    riders = [asyncio.ensure_future(coalescer.call("k")) for _ in range(2)]
+    await asyncio.sleep(0)
+    first_gate.set()
+    assert await first == 0
+    await asyncio.sleep(0)  # the riders' shared call is waiting now: the loop closes under it
+    for task in list(coalescer._tasks):
+        task.cancel()
+    results = await asyncio.wait_for(asyncio.gather(*riders, return_exceptions=True), 1)
+    assert all(isinstance(result, asyncio.CancelledError) for result in results)

@@ -168,3 +168,32 @@ async def test_hits_of_different_hours_in_one_tick_land_in_their_own_hours(
     keys = [key for key, _, _ in plan]
     assert (await store.get("one-tick", "a"), await store.get("one-tick", "b")) == (2, 1)
     assert await state(store, "one-tick", keys) == await state(store, "one-by-one", keys)
+
+
+async def test_a_failed_chunk_fails_only_the_hits_it_carried(
+    store: Store, clock: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hits of two hours leave as two calls; the one that fails takes only its own callers."""
+    now = clock[0]
+    original = store.transport.run_script
+
+    async def past_hour_down(script: Any, keys: Any, args: Any) -> Any:
+        if any("{chunks/old" in key for key in keys):
+            raise redis_errors.ConnectionError("connection reset")
+        return await original(script, keys, args)
+
+    monkeypatch.setattr(store.transport, "run_script", past_hour_down)
+    plan = [
+        ("new-a", now),
+        ("old-a", now - 3 * HOUR_MS),
+        ("new-b", now),
+        ("old-b", now - 3 * HOUR_MS),
+    ]
+    results = await asyncio.gather(
+        *(store.count_hits("chunks", key, 1, at=at, now=now) for key, at in plan),
+        return_exceptions=True,
+    )
+    assert [outcome(result) for result in (results[0], results[2])] == [("hit", 1, True)] * 2
+    assert all(isinstance(result, StoreUnavailable) for result in (results[1], results[3]))
+    monkeypatch.setattr(store.transport, "run_script", original)
+    assert sorted(await store.namespace_keys("chunks")) == ["new-a", "new-b"]  # indexed

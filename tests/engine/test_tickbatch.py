@@ -70,3 +70,23 @@ async def test_a_caller_that_leaves_does_not_disturb_the_others() -> None:
         await leaving
     assert await staying == [(1, 2)]
     assert run.runs == [[1, 2]]  # an item already queued is still sent
+
+
+async def test_an_item_that_failed_fails_only_its_own_caller() -> None:
+    async def run(items: list[int]) -> list[int | Exception]:
+        return [ValueError(f"item {item}") if item == 2 else item * 10 for item in items]
+
+    batcher: TickBatcher[int, int] = TickBatcher(run)
+    results = await asyncio.gather(
+        batcher.submit([1]), batcher.submit([2, 3]), batcher.submit([4]), return_exceptions=True
+    )
+    assert results[0] == [10] and results[2] == [40]
+    assert isinstance(results[1], ValueError) and str(results[1]) == "item 2"
+
+
+async def test_a_new_event_loop_starts_with_a_clean_batcher() -> None:
+    run = Recorder()
+    batcher = TickBatcher(run)
+    batcher._in_flight = 1  # what a loop closed mid-run would leave behind
+    batcher._loop = None
+    assert await asyncio.wait_for(batcher.submit([7]), 1) == [(1, 7)]

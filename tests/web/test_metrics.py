@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -66,6 +67,24 @@ async def test_metrics_are_off_by_default(client: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.slow
+async def test_hits_sent_together_count_once_each(settings: Settings) -> None:
+    """Hits on different counters in one tick leave as one hit_many call: still one hit each."""
+    app = create_app(settings.with_changes(metrics=True))
+    async with lifespan(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            replies = await asyncio.gather(*(http.get(f"/hit/site.com/page{n}") for n in range(10)))
+            assert [reply.status_code for reply in replies] == [200] * 10
+            scrape = samples((await http.get("/metrics")).text)
+    hits = {
+        labels: value for (name, labels), value in scrape.items() if name == "counter_hits_total"
+    }
+    assert sum(hits.values()) == 10
+    together = (("script", "hit_many"),)
+    calls = scrape.get(("counter_redis_script_calls_total", together), 0)
+    assert calls == hits.get(together, 0)  # hit_many counts one call per counter it carried
+
+
 def test_metrics_sum_granian_workers_on_a_separate_port(
     embedded_redis: RedisProcess, prefix: str, tmp_path: Path
 ) -> None:
