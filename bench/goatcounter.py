@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 
 from bench.env import free_port, header, redis_for_bench, serve_argv, start_http
 from bench.load import Target, run
+from bench.redis_cost import Usage
 from counter import Settings, create_app, lifespan
 from counter.engine.keys import Keys
 from counter.engine.records import LogLimits
@@ -93,7 +94,6 @@ async def batched_costs(url: str, batches: int) -> None:
     day, hour and browser), then 100 hits on 10 paths with browsers, sizes, referrers and
     sessions that repeat. Every command is counted (a script's inner commands too) and
     Redis's CPU, read around the run."""
-    from bench.redis_cost import Usage
     from counter.engine.hits import Hit
     from counter.engine.sitehits import stat_hit as derive
 
@@ -254,7 +254,8 @@ def throughput(url: str, duration: float, connections: int) -> None:
     server = start_http(argv, {"COUNTER_PREFIX": f"bench:{uuid.uuid4().hex[:6]}:"}, base)
     try:
         print(f"\n/count next to /hit: counter serve (granian x1), {connections} connections, "
-              f"{duration:.0f} s each, loopback client (no /count limit):")  # fmt: skip
+              f"{duration:.0f} s each, loopback client (no /count limit); Redis per request from "
+              "INFO commandstats and INFO cpu around each row:")  # fmt: skip
         targets = {
             "/hit/bench/key<n>": Target(base, "hit", "bench", 10_000),
             "/count?p=/key<n>&ns=1 (no session)": Target(
@@ -263,8 +264,11 @@ def throughput(url: str, duration: float, connections: int) -> None:
             "/count?p=/key<n> (session in Redis)": Target(base, "site", "bench/count?p=", 10_000),
         }
         for name, target in targets.items():
+            before = Usage.read(url)
             result = run(target, duration=duration, connections=connections)
+            usec, cpu = before.per_op(Usage.read(url), result.requests)
             print(f"  {name:38} {result.line()}")
+            print(f"  {'':38} Redis per request: {usec:.1f} us (commandstats), {cpu:.1f} us (CPU)")
     finally:
         server.stop()
 

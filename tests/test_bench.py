@@ -222,6 +222,8 @@ def test_goatcounter_benchmark(embedded_redis: RedisProcess) -> None:
     assert_versions(output)
     rates = re.findall(r"^  /(hit|count)\S* .*?\s(\d+) req/s .* errors 0 ", output, re.M)
     assert [route for route, _ in rates] == ["hit", "count", "count"], output
+    per_request = re.findall(r"Redis per request: [\d.]+ us \(commandstats\), [\d.]+ us", output)
+    assert len(per_request) == 3, output
     costs = re.findall(r"^  (count_hits|log_hits|record_stats) .*?([\d.]+) us/hit", output, re.M)
     assert [name for name, _ in costs] == ["count_hits", "log_hits", "record_stats"], output
     batched = re.findall(

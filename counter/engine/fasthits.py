@@ -10,10 +10,10 @@ Only for a standalone Redis: the counters span hash slots (a cluster sends hit.l
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from counter.engine.tickbatch import run_groups
 from counter.redis.transport import Arg
 
 HIT_MANY_MAX = 128  # counters per hit_many.lua call: a long script blocks Redis for everyone
@@ -50,22 +50,9 @@ class FastHits:
             for positions in by_hour.values()
             for start in range(0, len(positions), HIT_MANY_MAX)
         ]
-        answers = await asyncio.gather(
-            *(self._call(calls, chunk) for chunk in chunks), return_exceptions=True
-        )
-        replies: list[list[Any] | Exception] = [[]] * len(calls)
-        for chunk, answer in zip(chunks, answers, strict=True):
-            if isinstance(answer, BaseException):
-                if not isinstance(answer, Exception):  # cancelled: nobody waits any more
-                    raise answer
-                for position in chunk:
-                    replies[position] = answer
-                continue
-            for position, reply in zip(chunk, answer, strict=True):
-                replies[position] = reply
-        return replies
+        return await run_groups(chunks, lambda chunk: self._call(calls, chunk), len(calls))
 
-    async def _call(self, calls: list[FastCall], positions: list[int]) -> list[list[Any]]:
+    async def _call(self, calls: list[FastCall], positions: Sequence[int]) -> list[list[Any]]:
         _, (_, hour, ttl, _) = calls[positions[0]]
         now = max(calls[position][1][3] for position in positions)  # a creation time
         keys = [calls[position][0][0] for position in positions]

@@ -16,8 +16,8 @@ each item reaches Redis after its caller submitted it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, Generic, TypeVar, cast
 
 from counter.engine.coalesce import own_copy
 
@@ -89,3 +89,30 @@ class TickBatcher(Generic[T, R]):
                 future.set_result(mine)  # type: ignore[arg-type]  # no exception among them
             else:
                 future.set_exception(own_copy(failed))
+
+
+async def run_groups(
+    groups: Sequence[Sequence[int]],
+    run: Callable[[Sequence[int]], Coroutine[Any, Any, Sequence[R]]],
+    size: int,
+) -> list[R | Exception]:
+    """``run`` each group of positions concurrently; every outcome back at its position.
+
+    A group that fails gives its exception to each of its positions only: a runner splits
+    its items into groups that Redis takes separately (hours, sites, chunks), and one
+    group's failure must not fail the callers whose items another group stored.
+    """
+    results = await asyncio.gather(*(run(group) for group in groups), return_exceptions=True)
+    outcomes: list[R | Exception | None] = [None] * size
+    for group, result in zip(groups, results, strict=True):
+        if isinstance(result, BaseException):
+            if not isinstance(result, Exception):  # cancelled: nobody waits any more
+                raise result
+            for position in group:
+                outcomes[position] = result
+            continue
+        for position, outcome in zip(group, result, strict=True):
+            outcomes[position] = outcome
+    if any(outcome is None for outcome in outcomes):
+        raise ValueError("the groups must cover every position")
+    return cast(list[R | Exception], outcomes)

@@ -28,7 +28,7 @@ from counter.engine.sitehits import clean_path, language_of
 from counter.errors import CounterError
 from counter.runtime import Runtime
 from counter.web.errors import error_text, status_for
-from counter.web.ingest import VISIT_WINDOW_MS, Ingest
+from counter.web.ingest import VISIT_WINDOW_MS, Ingest, Pageview
 from counter.web.ratelimit import client_ip, rate_headers
 from counter.web.vcounter import VisitorCounter
 
@@ -176,14 +176,13 @@ class GoatCount:
                 )
             except HitError as error:
                 return gif(400, f"not valid: {error}")
-            errors: dict[str, list[str]] = {}
             language = language_of(request.headers.get("accept-language", ""))
-            await self.ingest.record(namespace, {0: hit}, errors, now=now, languages={0: language})
+            refusals = await self.ingest.record_pageview(Pageview(namespace, hit, language, now))
         except CounterError as error:
             status = status_for(error)
             return gif(status, error_text(error, status))
-        if errors:
-            return gif(400, f"not valid: {errors['0'][0]}")
+        if refusals:
+            return gif(400, f"not valid: {refusals[0]}")
         return gif()
 
     async def _charge(self, ip: str, user_agent: str, loopback: bool) -> Response | None:

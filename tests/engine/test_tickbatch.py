@@ -4,6 +4,7 @@ and what each caller gets back when a run succeeds, fails, or its caller leaves.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
@@ -90,3 +91,18 @@ async def test_a_new_event_loop_starts_with_a_clean_batcher() -> None:
     batcher._in_flight = 1  # what a loop closed mid-run would leave behind
     batcher._loop = None
     assert await asyncio.wait_for(batcher.submit([7]), 1) == [(1, 7)]
+
+
+async def test_run_groups_puts_outcomes_back_and_fails_only_the_failed_groups_positions() -> None:
+    from counter.engine.tickbatch import run_groups
+
+    async def run(group: Sequence[int]) -> list[str]:
+        if 3 in group:
+            raise ConnectionError("down")
+        return [f"item {position}" for position in group]
+
+    outcomes = await run_groups([[0, 2], [1, 3], [4]], run, 5)
+    assert outcomes[0] == "item 0" and outcomes[2] == "item 2" and outcomes[4] == "item 4"
+    assert isinstance(outcomes[1], ConnectionError) and outcomes[1] is outcomes[3]
+    with pytest.raises(ValueError, match="cover every position"):
+        await run_groups([[0]], run, 2)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -181,3 +183,34 @@ def test_sites_come_from_the_environment_and_repeated_flags() -> None:
             Settings(sites=bad)
     with pytest.raises(ConfigError, match="COUNTER_DEFAULT_SITE"):
         Settings(default_site="{x}")
+
+
+async def test_concurrent_pageviews_share_their_sites_calls_and_keep_their_own_answers(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pageviews arriving together are logged and counted in one batch per site; a refused
+    one (its counter takes no hits) is answered 400 alone and stored nowhere."""
+    await store.create("blog", "closed", update_upperbound=0)
+    calls: list[str] = []
+    original = Store._script
+
+    def recording(self: Store, name: str, batch: Any) -> Any:
+        calls.extend(name for _ in batch)
+        return original(self, name, batch)
+
+    monkeypatch.setattr(Store, "_script", recording)
+    paths = [f"/page{n}" for n in range(8)] + ["/closed"]
+    unlimited = settings.with_changes(sites="blog.example=blog", count_limit=0)
+    async with api_client(unlimited, client=("203.0.113.7", 40000)) as http:
+        http.base_url = httpx.URL("http://blog.example")
+        replies = await asyncio.gather(
+            *(http.get(f"/count?p={path}&ns=1", headers=BROWSER) for path in paths)
+        )
+    assert [reply.status_code for reply in replies] == [200] * 8 + [400]
+    assert "does not accept hits" in replies[-1].headers["x-goatcounter"]
+    assert 1 <= calls.count("record_stats") <= 3 and 1 <= calls.count("log_hits") <= 3
+    assert sorted(entry["p"] for entry in await logged(store, "blog")) == sorted(paths[:8])
+    meta = await store.site_meta("blog")
+    assert (meta["visits"], meta["pageviews"]) == ("8", "8")
+    assert [await store.get("blog", p[1:]) for p in paths[:8]] == [1] * 8
+    assert await store.get("blog", "closed") == 0
