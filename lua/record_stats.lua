@@ -127,6 +127,21 @@ local function call_chunked(command, key, args, step)
   return replies
 end
 local function fmt(n) return string.format('%.0f', n) end
+-- Integer fields of one hash, each plus its amount (parallel lists; amounts as text): one
+-- field is one HINCRBY; several are one HMGET and one HSET of the sums.
+local function add_to_fields(key, fields, amounts)
+  if #fields == 1 then
+    redis.call('HINCRBY', key, fields[1], amounts[1])
+    return
+  end
+  local current = call_chunked('HMGET', key, fields, 1)
+  local writes = {}
+  for i = 1, #fields do
+    writes[2 * i - 1] = fields[i]
+    writes[2 * i] = fmt(tonumber(current[i] or '0') + tonumber(amounts[i]))
+  end
+  call_chunked('HSET', key, writes, 2)
+end
 
 -- Hourly counts are 24 comma-separated numbers in one field. One hour is changed in place
 -- (one pattern match, cached per hour), not by splitting all 24: that was most of the cost.
@@ -216,19 +231,12 @@ if np > 0 then
     end
     if #changed > 0 then call_chunked('HSET', KEYS[2], changed, 2) end
   end
-  if #totals == 1 then
-    local p = totals[1]
-    redis.call('HINCRBY', KEYS[3], digests[p], ARGV[paths_at + 3 * p - 1])
-  elseif #totals > 1 then
-    local wanted = {}
-    for i, p in ipairs(totals) do wanted[i] = digests[p] end
-    local current = call_chunked('HMGET', KEYS[3], wanted, 1)
-    local writes = {}
+  if #totals > 0 then
+    local wanted, amounts = {}, {}
     for i, p in ipairs(totals) do
-      writes[2 * i - 1] = wanted[i]
-      writes[2 * i] = fmt(tonumber(current[i] or '0') + tonumber(ARGV[paths_at + 3 * p - 1]))
+      wanted[i], amounts[i] = digests[p], ARGV[paths_at + 3 * p - 1]
     end
-    call_chunked('HSET', KEYS[3], writes, 2)
+    add_to_fields(KEYS[3], wanted, amounts)
   end
 end
 
@@ -270,21 +278,13 @@ local function add_one(key, capped, member, amount)
     redis.call('ZINCRBY', key, amount, member)
   end
 end
--- A hash of counts: one member is one HINCRBY; several are one HMGET and one HSET.
+-- A hash of counts (kind 2): its members are integer fields (add_to_fields).
 local function add_counts(key, live)
-  if #live == 1 then
-    redis.call('HINCRBY', key, ARGV[live[1] + 1], ARGV[live[1] + 2])
-    return
-  end
-  local fields = {}
-  for i, position in ipairs(live) do fields[i] = ARGV[position + 1] end
-  local current = call_chunked('HMGET', key, fields, 1)
-  local writes = {}
+  local fields, amounts = {}, {}
   for i, position in ipairs(live) do
-    writes[2 * i - 1] = fields[i]
-    writes[2 * i] = fmt(tonumber(current[i] or '0') + tonumber(ARGV[position + 2]))
+    fields[i], amounts[i] = ARGV[position + 1], ARGV[position + 2]
   end
-  call_chunked('HSET', key, writes, 2)
+  add_to_fields(key, fields, amounts)
 end
 for _ = 1, nz do
   local key, kind, n = KEYS[tonumber(ARGV[at + 1])], ARGV[at + 2], tonumber(ARGV[at + 3])

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import orjson
 
@@ -150,17 +151,21 @@ class SiteStatsStore(StoreBase):
         (``record_stats`` writes) summed with the sorted sets earlier releases wrote."""
         counts = await self._ranked_sets(namespace, days, SORTED_PATH_DAY, SORTED_PATH_MONTH)
         names = [self._stat(namespace, name) for name in _cover(days, PATH_DAY, PATH_MONTH)]
-        if names:
-            async with driver_errors():
-                pipe = self.redis.pipeline(transaction=False)
-                for name in names:
-                    pipe.hgetall(name)
-                replies = await pipe.execute()
-            for fields in replies:
-                for member, value in fields.items():
-                    digest = as_text(member)
-                    counts[digest] = counts.get(digest, 0) + int(value)
+        for fields in await self._hashes(names):
+            for member, value in fields.items():
+                digest = as_text(member)
+                counts[digest] = counts.get(digest, 0) + int(value)
         return _sorted(counts)
+
+    async def _hashes(self, names: Sequence[str]) -> list[dict[Any, Any]]:
+        """HGETALL of each key, in one pipelined round trip (none for no keys)."""
+        if not names:
+            return []
+        async with driver_errors():
+            pipe = self.redis.pipeline(transaction=False)
+            for name in names:
+                pipe.hgetall(name)
+            return list(await pipe.execute())
 
     async def _ranked_sets(
         self, namespace: str, days: Sequence[date], day_prefix: str, month_prefix: str | None
@@ -187,12 +192,9 @@ class SiteStatsStore(StoreBase):
         years = sorted({day.year for day in days})
         wanted = {day for day in days}
         out: dict[str, dict[date, list[int]]] = {digest: {} for digest in digests}
-        async with driver_errors():
-            pipe = self.redis.pipeline(transaction=False)
-            for digest in digests:
-                for year in years:
-                    pipe.hgetall(self._stat(namespace, f"y:{digest}:{year}"))
-            replies = await pipe.execute()
+        replies = await self._hashes(
+            [self._stat(namespace, f"y:{digest}:{year}") for digest in digests for year in years]
+        )
         at = 0
         found: list[tuple[str, date]] = []
         raws: list[bytes] = []
@@ -221,11 +223,9 @@ class SiteStatsStore(StoreBase):
         """The site's days: ``v``/``e`` hourly (event) visits, ``p``/``b`` [pageviews]/[bots]."""
         months = sorted({(day.year, day.month) for day in days})
         wanted = set(days)
-        async with driver_errors():
-            pipe = self.redis.pipeline(transaction=False)
-            for year, month in months:
-                pipe.hgetall(self._stat(namespace, f"m:{year:04d}{month:02d}"))
-            replies = await pipe.execute()
+        replies = await self._hashes(
+            [self._stat(namespace, f"m:{year:04d}{month:02d}") for year, month in months]
+        )
         out: dict[date, dict[str, list[int]]] = {}
         for (year, month), fields in zip(months, replies, strict=True):
             for field, value in fields.items():
