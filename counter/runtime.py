@@ -19,6 +19,8 @@ from redis.backoff import NoBackoff
 from counter.engine.base import ScriptObserver
 from counter.engine.changes import ChangeFeed
 from counter.engine.keys import Keys
+from counter.engine.statbatch import StatLimits
+from counter.engine.statfold import SiteStatsFolder
 from counter.engine.stats import StatsAggregator
 from counter.engine.store import Store
 from counter.errors import CounterError
@@ -61,6 +63,16 @@ class Runtime:
         # Set before the first request (metrics): told of every script call the Store makes.
         self.script_observer: ScriptObserver | None = None
         self.stats = StatsAggregator(self.store, settings.stats_flush_ms)
+        # GoatCounter site statistics, folded per site in this process (engine/statfold.py).
+        self.site_stats = SiteStatsFolder(
+            self.store,
+            StatLimits(
+                retention_ms=settings.stats_retention_days * 86_400_000,
+                member_cap=settings.stats_member_cap,
+                max_paths=settings.stats_max_paths,
+            ),
+            settings.site_stats_flush_ms,
+        )
 
     async def store(self) -> Store:
         """The Store, connecting (and starting the embedded Redis) on first use."""
@@ -75,6 +87,12 @@ class Runtime:
                 self._store = store
                 self.stats.start()
         return self._store
+
+    async def settled_store(self, namespace: str | None = None) -> Store:
+        """The Store, once this process's pending statistics of ``namespace`` (None: of
+        every site) are written: a reader sees every hit this process has answered."""
+        await self.site_stats.settle(namespace)
+        return await self.store()
 
     def _start_changes(self, store: Store) -> ChangeFeed:
         """Every process publishes changes of counters watched anywhere, streams or not."""
@@ -129,6 +147,7 @@ class Runtime:
             await changes.close()
         if self._store is not None:
             await self.stats.stop()  # its last flush still needs the open store
+            await self.site_stats.stop()
             store, self._store = self._store, None
             if self._redis is None:  # a client handed to us belongs to the caller
                 await store.close()

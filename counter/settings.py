@@ -88,6 +88,9 @@ class Settings:
     stats_retention_days: int = 400
     stats_member_cap: int = 1000  # members per day of a dimension (referrers, sizes, ...)
     stats_max_paths: int = 100_000  # paths per namespace with statistics of their own
+    # Site statistics are folded per process and written at most this late; 0: each batch
+    # is written before its hits are answered (engine/statfold.py).
+    site_stats_flush_ms: int = 500
     counter_cache_ms: int = 10_000  # the visitor counter's in-process cache; 0: off
     geoip_db: Path | None = None  # a MaxMind database (GeoLite2-City/Country) for locations
 
@@ -109,6 +112,12 @@ class Settings:
             "stats_flush_ms",
             "must be between 1 and 1000",
             self.stats_flush_ms,
+        )
+        _check(
+            0 <= self.site_stats_flush_ms <= 1000,
+            "site_stats_flush_ms",
+            "must be between 0 (write before answering) and 1000",
+            self.site_stats_flush_ms,
         )
         _check(
             1 <= self.redis_max_connections <= 10_000,
@@ -326,6 +335,7 @@ _CONVERTERS: dict[str, Callable[[str, str], Any]] = {
     "workers": _integer,
     "ttl_ms": _integer,
     "stats_flush_ms": _integer,
+    "site_stats_flush_ms": _integer,
     "redis_max_connections": _integer,
     "max_connections": _integer,
     "header_timeout_s": _integer,

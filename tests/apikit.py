@@ -64,6 +64,12 @@ async def api_client(
             yield http
 
 
+async def settled(http: httpx.AsyncClient) -> None:
+    """Write the site statistics the app behind ``http`` still holds (engine/statfold.py),
+    for a test that then reads them from Redis directly rather than through the app."""
+    await http.app.state.counter_runtime.site_stats.settle()  # type: ignore[attr-defined]
+
+
 def api_of(http: httpx.AsyncClient) -> Any:
     """The ApiV0 object of the app behind ``http`` (to wait for its exports)."""
     return http.app.state.counter_api  # type: ignore[attr-defined]

@@ -80,7 +80,7 @@ class StatsRoutes:
         return sorted(token.namespaces)
 
     async def sites(self, request: Request) -> Response:
-        store = await self.runtime.store()
+        store = await self.runtime.settled_store()
         return json_response(
             {"sites": [await self._site(store, ns) for ns in await self._readable(request)]}
         )
@@ -89,7 +89,8 @@ class StatsRoutes:
         wanted = request.path_params["id"]
         for namespace in await self._readable(request):
             if str(site_id(namespace)) == wanted or namespace == wanted:
-                return json_response(await self._site(await self.runtime.store(), namespace))
+                store = await self.runtime.settled_store(namespace)
+                return json_response(await self._site(store, namespace))
         raise ApiError(404, "no such site")
 
     async def paths(self, request: Request) -> Response:
@@ -97,7 +98,7 @@ class StatsRoutes:
         namespace = stats_site(request, query, "stats")
         limit = query.integer("limit", 20, 1, 200)
         after = query.integer("after", 0, 0)
-        store = await self.runtime.store()
+        store = await self.runtime.settled_store(namespace)
         last = int((await store.site_meta(namespace)).get("seq", 0))
         infos = await store.path_infos(namespace, range(after + 1, min(last, after + limit) + 1))
         return json_response(
@@ -108,7 +109,7 @@ class StatsRoutes:
         query = Query(request)
         namespace = stats_site(request, query, "stats")
         span = span_of(query, self._now())
-        store = await self.runtime.store()
+        store = await self.runtime.settled_store(namespace)
         include = await self._include(store, namespace, query)
         if include is not None:
             hourly = await store.hourly(namespace, [info.digest for info in include], span.days)
@@ -126,7 +127,7 @@ class StatsRoutes:
         span = span_of(query, self._now())
         limit = query.integer("limit", 20, 1, 100)
         daily = query.boolean("daily")
-        store = await self.runtime.store()
+        store = await self.runtime.settled_store(namespace)
         include = await self._include(store, namespace, query)
         exclude = {
             info.id for info in await self._paths_named(store, namespace, query, "exclude_paths")
@@ -158,7 +159,7 @@ class StatsRoutes:
         raw_id = request.path_params["path_id"]
         if not raw_id.isdigit():
             raise ApiError(400, errors={"path_id": ["must be an integer"]})
-        store = await self.runtime.store()
+        store = await self.runtime.settled_store(namespace)
         infos = await store.path_infos(namespace, [int(raw_id)])
         if not infos:
             raise ApiError(404, "no such path")
@@ -196,7 +197,7 @@ class StatsRoutes:
         span = span_of(query, self._now())
         limit = query.integer("limit", 20, 1, 100)
         offset = query.integer("offset", 0, 0)
-        store = await self.runtime.store()
+        store = await self.runtime.settled_store(namespace)
         include = await self._include(store, namespace, query)
         if include is not None:
             ranked = await _path_refs(store, namespace, include, span)

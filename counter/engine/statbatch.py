@@ -185,9 +185,14 @@ class StatBatch:
         else:
             slot[1] += 1
 
-    def add(self, hit: StatHit) -> None:
+    @staticmethod
+    def check(hit: StatHit) -> None:
+        """Refuse a hit the script would refuse, before anything of it is queued or sent."""
         if "\t" in hit.path or "\t" in hit.title:  # the script's path record is tab-separated
             raise InvalidInput("invalid argument to record_stats: hits")
+
+    def add(self, hit: StatHit) -> None:
+        self.check(hit)
         hour_ms = hit.at - hit.at % HOUR_MS
         when = self._hours.get(hour_ms)
         if when is None:

@@ -26,7 +26,6 @@ from counter.engine.agents import parse_agent
 from counter.engine.hits import Hit
 from counter.engine.records import LogLimits
 from counter.engine.sitehits import stat_hit
-from counter.engine.sitestats import StatLimits
 from counter.engine.store import Store
 from counter.engine.tickbatch import TickBatcher, run_groups
 from counter.errors import OutOfBounds, Overflow
@@ -57,11 +56,6 @@ class Ingest:
             max_entries=settings.hit_log_max_entries,
             max_age_ms=settings.hit_log_max_age_days * 86_400_000,
             visit_window_ms=VISIT_WINDOW_MS,
-        )
-        self.stat_limits = StatLimits(
-            retention_ms=settings.stats_retention_days * 86_400_000,
-            member_cap=settings.stats_member_cap,
-            max_paths=settings.stats_max_paths,
         )
         self._known_sites: set[str] = set()
         self.geoip = GeoIp(settings.geoip_db)  # locations of hits that bring no location
@@ -102,7 +96,7 @@ class Ingest:
         languages: Mapping[int, str] | None = None,
     ) -> list[int]:
         """Store ``hits`` (index -> hit); refusals go into ``errors``. The indexes stored."""
-        store = await self.runtime.store()
+        store, settings = await self.runtime.store(), self.runtime.settings
         hits = {index: _with_bot(hit) for index, hit in hits.items()}
         people = {index: hit for index, hit in hits.items() if not hit.bot}
         counted = await self._count_into_counters(store, namespace, people, errors, now)
@@ -113,14 +107,14 @@ class Ingest:
             namespace, [hits[i].log_row() for i in counted], now=now, limits=self.log_limits
         )
         languages = languages or {}
-        await store.record_site_stats(
-            namespace,
-            [
-                stat_hit(hits[i], visit=visit, language=languages.get(i, ""))
-                for i, visit in zip(counted, visits, strict=True)
-            ],
-            self.stat_limits,
-        )
+        stats = [
+            stat_hit(hits[i], visit=visit, language=languages.get(i, ""))
+            for i, visit in zip(counted, visits, strict=True)
+        ]
+        if settings.site_stats_flush_ms:  # folded with the site's other hits of the moment
+            self.runtime.site_stats.add(namespace, stats)
+        else:
+            await store.record_site_stats(namespace, stats, self.runtime.site_stats.limits)
         if namespace not in self._known_sites:  # the sites list; once per process and site
             await store.add_site(namespace)
             self._known_sites.add(namespace)

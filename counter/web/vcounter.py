@@ -173,7 +173,7 @@ class VisitorCounter:
         cached = self._cache.get(key)
         if cached is not None and cached[0] > now:
             return cached[1], cached[2]
-        store = await self.runtime.store()
+        store = await self.runtime.settled_store(namespace)
         count, known = await count_of(store, namespace, path, days)
         if self.cache_ms:
             if len(self._cache) > 10_000:

@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from counter import ConfigError, CounterNotFound, Settings, Store
-from tests.apikit import api_client
+from tests.apikit import api_client, settled
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -60,6 +60,7 @@ async def test_count_js_request_counts_a_pageview_with_every_field(
     )
     assert entry["s"] and entry["fv"] == "1" and entry["ua"] == CHROME
     assert await store.get("blog", "postid1") == 1  # the CountAPI counter of the path
+    await settled(http)  # statistics are written within COUNTER_SITE_STATS_FLUSH_MS
     meta = await store.site_meta("blog")
     assert (meta["visits"], meta["pageviews"]) == ("1", "1")
 
@@ -113,6 +114,7 @@ async def test_bots_are_kept_apart(
         await store.get("blog", "x..")
     [entry] = await logged(store, "blog")  # but the log keeps it, flagged
     assert int(entry["b"]) > 0
+    await settled(http)
     meta = await store.site_meta("blog")
     assert meta.get("bots") == "1" and "pageviews" not in meta
 
