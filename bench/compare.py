@@ -14,7 +14,11 @@ Rows, all against the same Redis, at the same concurrency:
   time (redis-py instead of the resp client; the router instead of the hot path);
 - one hot key: every request hits the same counter (hot-key coalescing);
 - batch ingest: ``POST /api/v0/count`` with 100 hits per request, in hits/s, against
-  the P=16 limit.
+  the P=16 limit: uniform random paths of ``--keys`` (``batch``: every hit a path of its
+  own, the statistics' worst case), and Zipf-distributed ones (``batch-zipf``, exponent 1:
+  a site whose pages are visited as real sites' are). Their Redis window waits out the
+  site statistics' flush interval at both ends, so the statistics written after the
+  answers are counted in it.
 Every row also shows what it cost Redis per operation (per hit for batch ingest), read
 from ``INFO commandstats`` and ``INFO cpu`` around the measured run (``bench/redis_cost.py``),
 and that cost against the minimal script's, and the operations per socket read Redis made
@@ -38,6 +42,7 @@ from pathlib import Path
 
 from bench import load, nginx, redis_cost
 from bench.env import free_port, header, redis_for_bench, serve_argv, start_http
+from counter.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,8 @@ def http_row(
     suffix: str = "",
     port: int,
     batch: int = 0,
+    zipf: float = 0.0,
+    settle_s: float = 0.0,
 ) -> Row:
     base_url = f"http://127.0.0.1:{port}"
     server = start_http(
@@ -117,7 +124,7 @@ def http_row(
     )
     try:
         token = _token(options) if batch else ""
-        target = load.Target(base_url, route, "bench", options.keys, suffix, batch, token)
+        target = load.Target(base_url, route, "bench", options.keys, suffix, batch, token, zipf)
         load.run(
             target,
             duration=0.5,
@@ -125,6 +132,9 @@ def http_row(
             threads=options.threads,
             tool=options.tool,
         )  # warm-up: connections, caches
+        # Writes the server makes after its answers (folded site statistics) land inside
+        # the window they belong to: the warm-up's before it, the run's before it closes.
+        time.sleep(settle_s)
         before = redis_cost.Usage.read(options.redis_url)
         result = load.run(
             target,
@@ -133,6 +143,7 @@ def http_row(
             threads=options.threads,
             tool=options.tool,
         )
+        time.sleep(settle_s)
         after = redis_cost.Usage.read(options.redis_url)
     finally:
         server.stop()
@@ -154,12 +165,20 @@ def _token(options: Options) -> str:
     return output.strip().splitlines()[-1]
 
 
-def batch_ingest(options: Options, hits: int = 100) -> Row:
+def batch_ingest(options: Options, hits: int = 100, zipf: float = 0.0, fold: bool = True) -> Row:
+    """Uniform random paths (every hit of a batch a path of its own: the statistics' worst
+    case), or Zipf-distributed ones, as a real site's pages are visited."""
     port = free_port()
     argv = serve_argv(port, "--server", "granian", "--workers", str(options.workers))
     env = {"COUNTER_API_COUNT_LIMIT": "1000000000", "COUNTER_API_COUNT_WINDOW_S": "1"}
     label = f"counter serve POST /api/v0/count x{hits} hits, granian x{options.workers} (hits/s)"
-    return http_row(label, argv, env, options, port=port, batch=hits)
+    if zipf:
+        label += f", Zipf {zipf:g} paths"
+    if not fold:  # the lever: each batch's statistics written before its answer
+        env["COUNTER_SITE_STATS_FLUSH_MS"] = "0"
+        label += ", statistics not folded"
+    settle = SITE_STATS_FLUSH_S + 0.5
+    return http_row(label, argv, env, options, port=port, batch=hits, zipf=zipf, settle_s=settle)
 
 
 def naive(options: Options, script: str = "hit") -> Row:
@@ -216,6 +235,8 @@ def hot_key(options: Options) -> Row:
     return dataclasses.replace(row, name=f"{row.name}, one hot key")
 
 
+SITE_STATS_FLUSH_S = Settings().site_stats_flush_ms / 1000  # the servers run the default
+
 CONFIGS: dict[str, Callable[[Options], Row | None]] = {
     "redis-p1": lambda o: redis_limit(o, 1),
     "redis-p16": lambda o: redis_limit(o, 16),
@@ -233,6 +254,9 @@ CONFIGS: dict[str, Callable[[Options], Row | None]] = {
     "granian-get": lambda o: counter_serve(o, "granian", route="get"),
     "granian-hot": hot_key,
     "batch": batch_ingest,
+    "batch-zipf": lambda o: batch_ingest(o, zipf=1.0),
+    "batch-unfolded": lambda o: batch_ingest(o, fold=False),
+    "batch-zipf-unfolded": lambda o: batch_ingest(o, zipf=1.0, fold=False),
 }
 
 

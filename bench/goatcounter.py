@@ -263,9 +263,12 @@ def throughput(url: str, duration: float, connections: int) -> None:
             ),
             "/count?p=/key<n> (session in Redis)": Target(base, "site", "bench/count?p=", 10_000),
         }
-        for name, target in targets.items():
+        settle = Settings().site_stats_flush_ms / 1000 + 0.5  # statistics written after
+        for name, target in targets.items():  # the answers are counted in their own row
+            time.sleep(settle)
             before = Usage.read(url)
             result = run(target, duration=duration, connections=connections)
+            time.sleep(settle)
             usec, cpu = before.per_op(Usage.read(url), result.requests)
             print(f"  {name:38} {result.line()}")
             print(f"  {'':38} Redis per request: {usec:.1f} us (commandstats), {cpu:.1f} us (CPU)")

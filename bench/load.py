@@ -61,6 +61,7 @@ class Target:
     suffix: str = ""
     batch: int = 0  # > 0: POST /api/v0/count with this many hits per request
     token: str = ""
+    zipf: float = 0.0  # > 0: key ranks Zipf-distributed with this exponent (a real site's)
 
     def plan(self, duration: float, connections: int) -> LoadPlan:
         """The same load as a ``counter load`` plan."""
@@ -71,6 +72,7 @@ class Target:
             keys=self.keys,
             batch=self.batch,
             token=self.token,
+            zipf=self.zipf,
             duration=duration,
             connections=connections,
         )

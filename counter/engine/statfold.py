@@ -14,6 +14,10 @@ only, and exports (read from the log) lose nothing.
 - Sealed segments are written one at a time, oldest first, so a site's paths are created and
   its capped rankings admit newcomers in the order of their first hit, exactly as when every
   batch was written before its answer.
+- Ingest cannot outrun the writes: when the oldest sealed segment has waited longer than
+  the interval, the next ``add`` writes with the writer before it returns (its request
+  answers later), so statistics lag at most about two intervals and nothing is dropped
+  for load alone.
 - A write that fails for want of Redis is retried at the next tick; past ``max_pending``
   waiting hits the oldest segments are dropped and logged, so an outage cannot exhaust memory.
 - ``settle(namespace)`` writes a site's pending hits now: this process reads its own writes.
@@ -45,6 +49,7 @@ class _Segment:
     namespace: str
     hits: list[StatHit] = field(default_factory=list)
     paths: set[str] = field(default_factory=set)
+    at: float = 0.0  # when it was sealed (event loop time)
 
 
 class SiteStatsFolder:
@@ -78,8 +83,11 @@ class SiteStatsFolder:
     def pending(self) -> int:
         return self._pending
 
-    def add(self, namespace: str, hits: Sequence[StatHit]) -> None:
-        """Queue hits (checked now, so a hit the script would refuse fails its request)."""
+    async def add(self, namespace: str, hits: Sequence[StatHit]) -> None:
+        """Queue hits (checked now, so a hit the script would refuse fails its request).
+
+        When the writer is more than an interval behind, the caller helps it write before
+        returning: ingest cannot outrun what Redis takes, and the lag stays bounded."""
         for hit in hits:
             StatBatch.check(hit)
         self._start()
@@ -98,6 +106,14 @@ class SiteStatsFolder:
             if len(segment.hits) >= self._max_hits:
                 self._seal(namespace)
         self._trim()
+        if self._behind():
+            # Redis refusing the writes is the writer's to retry, not this caller's error.
+            with contextlib.suppress(StoreUnavailable, StoreError):
+                await self._write_sealed(raise_errors=True, behind_only=True)
+
+    def _behind(self) -> bool:
+        assert self._loop is not None
+        return bool(self._sealed) and self._loop.time() - self._sealed[0].at > self._interval
 
     async def settle(self, namespace: str | None = None) -> None:
         """Write the pending hits of ``namespace`` (every site's when None) before returning."""
@@ -112,6 +128,8 @@ class SiteStatsFolder:
     def _seal(self, namespace: str) -> None:
         segment = self._open.pop(namespace, None)
         if segment is not None and segment.hits:
+            assert self._loop is not None
+            segment.at = self._loop.time()
             self._sealed.append(segment)
             if self._wake is not None:
                 self._wake.set()
@@ -124,11 +142,16 @@ class SiteStatsFolder:
             log.error("site statistics of %d hits of %r dropped: Redis has refused them for "
                       "too long", len(lost.hits), lost.namespace)  # fmt: skip
 
-    async def _write_sealed(self, *, raise_errors: bool, only: str | None = None) -> None:
-        """Write sealed segments oldest first (of ``only``'s site and those before them)."""
+    async def _write_sealed(
+        self, *, raise_errors: bool, only: str | None = None, behind_only: bool = False
+    ) -> None:
+        """Write sealed segments oldest first: all, or up to the last of ``only``'s site, or
+        (``behind_only``) while the oldest was sealed more than an interval ago."""
         async with self._writing:
             while self._sealed:
                 if only is not None and not any(s.namespace == only for s in self._sealed):
+                    return
+                if behind_only and not self._behind():
                     return
                 segment = self._sealed[0]
                 try:

@@ -1,9 +1,9 @@
 """``--tool wrk``: the same load driven by wrk (closed loop), reported like our own runs.
 
-A generated Lua script picks keys (uniform, or one key) and builds batches; its ``done``
-hook prints the summary and wrk's latency percentiles as one JSON line. wrk keeps no
-ledger and no timeline, so ``--verify``, ``--rate``, ``--zipf`` and ``--plot`` need the
-built-in generator.
+A generated Lua script picks keys (uniform, Zipf, or one key) and builds batches; its
+``done`` hook prints the summary and wrk's latency percentiles as one JSON line. wrk keeps
+no ledger and no timeline, so ``--verify``, ``--rate`` and ``--plot`` need the built-in
+generator.
 """
 
 from __future__ import annotations
@@ -25,7 +25,22 @@ PERCENTILES = (50.0, 90.0, 99.0, 99.9, 99.99, 100.0)
 SCRIPT = """
 math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
 local prefix, keys, single, suffix = %(prefix)s, %(keys)d, %(single)s, %(suffix)s
-local function key() return single or ("key" .. math.random(1, keys)) end
+local zipf, cumulative = %(zipf)s, nil
+if zipf > 0 and not single then  -- --zipf: rank r weighs 1/r^zipf, drawn by binary search
+  cumulative = {}
+  local sum = 0
+  for rank = 1, keys do sum = sum + 1 / rank ^ zipf; cumulative[rank] = sum end
+end
+local function key()
+  if single then return single end
+  if cumulative == nil then return "key" .. math.random(1, keys) end
+  local x, low, high = math.random() * cumulative[keys], 1, keys
+  while low < high do
+    local middle = math.floor((low + high) / 2)
+    if cumulative[middle] < x then low = middle + 1 else high = middle end
+  end
+  return "key" .. low
+end
 request = function()
   return wrk.format("GET", prefix .. key() .. suffix, %(headers)s)
 end
@@ -67,7 +82,6 @@ def check(plan: LoadPlan) -> None:
         for name, used in (
             ("--verify", plan.verify),
             ("--rate", plan.open_loop),
-            ("--zipf", plan.zipf > 0),
             ("--requests", plan.requests > 0),
             ("--warmup", plan.warmup > 0),
             ("--route count", Route(plan).kind == "count"),
@@ -98,6 +112,7 @@ def script(plan: LoadPlan) -> str:
     return SCRIPT % {
         "prefix": _lua(f"{plan.prefix}/{name.strip('/')}/{plan.namespace}/"),
         "keys": plan.keys,
+        "zipf": repr(float(plan.zipf)),
         "single": _lua(plan.key) if plan.key else "nil",
         "suffix": _lua(f"?{query}" if query else ""),
         "headers": _lua_table(headers),

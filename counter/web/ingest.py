@@ -112,7 +112,7 @@ class Ingest:
             for i, visit in zip(counted, visits, strict=True)
         ]
         if settings.site_stats_flush_ms:  # folded with the site's other hits of the moment
-            self.runtime.site_stats.add(namespace, stats)
+            await self.runtime.site_stats.add(namespace, stats)
         else:
             await store.record_site_stats(namespace, stats, self.runtime.site_stats.limits)
         if namespace not in self._known_sites:  # the sites list; once per process and site

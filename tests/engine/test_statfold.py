@@ -68,7 +68,7 @@ async def test_folded_statistics_equal_every_batch_written_before_its_answer(
     recording = Recording(store)
     fold = folder(recording, max_paths=max_paths)
     for batch in batches_of(hits, 3):
-        fold.add("folded", batch)
+        await fold.add("folded", batch)
     assert recording.writes == []  # nothing before the interval, a reader, or a stop
     await fold.settle("folded")
     assert fold.pending == 0
@@ -84,7 +84,7 @@ async def test_folded_statistics_equal_every_batch_written_before_its_answer(
 async def test_pending_hits_are_written_within_the_interval(store: Store, redis: Redis) -> None:
     recording = Recording(store)
     fold = folder(recording, interval_ms=50)
-    fold.add("soon", mixed_hits(wall_clock_ms())[:4])
+    await fold.add("soon", mixed_hits(wall_clock_ms())[:4])
     loop = asyncio.get_running_loop()
     started = loop.time()
     while not recording.writes and loop.time() - started < 5:
@@ -98,9 +98,9 @@ async def test_a_reader_settles_only_its_site_and_the_segments_before_it(store: 
     recording = Recording(store)
     fold = folder(recording, max_paths=1)
     hits = [hit for hit in mixed_hits(wall_clock_ms()) if not hit.bot]
-    fold.add("first", hits[:1])
-    fold.add("second", hits[1:3])  # /a, then /b: a second path seals /a's segment
-    fold.add("third", hits[3:4])
+    await fold.add("first", hits[:1])
+    await fold.add("second", hits[1:3])  # /a, then /b: a second path seals /a's segment
+    await fold.add("third", hits[3:4])
     await fold.settle("second")
     assert recording.writes == [("second", 1), ("second", 1)] and fold.pending == 2
     await fold.stop()
@@ -113,7 +113,7 @@ async def test_a_write_that_finds_no_redis_is_retried_once_and_counted_once(
     hits = mixed_hits(wall_clock_ms())
     recording = Recording(store, fail=2)
     fold = folder(recording, interval_ms=20)
-    fold.add("retried", hits)
+    await fold.add("retried", hits)
     loop = asyncio.get_running_loop()
     started = loop.time()
     while fold.pending and loop.time() - started < 5:
@@ -127,7 +127,7 @@ async def test_a_write_that_finds_no_redis_is_retried_once_and_counted_once(
 async def test_a_reader_hears_that_redis_is_gone_and_the_hits_stay_pending(store: Store) -> None:
     recording = Recording(store, fail=1)
     fold = folder(recording)
-    fold.add("ns", mixed_hits(wall_clock_ms())[:2])
+    await fold.add("ns", mixed_hits(wall_clock_ms())[:2])
     with pytest.raises(StoreUnavailable):
         await fold.settle("ns")
     assert fold.pending == 2
@@ -140,7 +140,7 @@ async def test_an_outage_cannot_grow_the_pending_hits_past_their_bound(store: St
     fold = folder(recording, max_paths=1, max_pending=5)
     hits = [hit for hit in mixed_hits(wall_clock_ms()) if not hit.bot]
     for hit in hits:  # every distinct path seals a segment; the oldest go past five
-        fold.add("ns", [hit])
+        await fold.add("ns", [hit])
     assert fold.pending <= 5 and fold.dropped == len(hits) - fold.pending
     await fold.stop()  # Redis still refuses: what is left is dropped, and said so
     assert fold.pending == 0 and fold.dropped == len(hits)
@@ -152,10 +152,10 @@ async def test_stop_waits_for_a_write_in_flight_instead_of_sending_it_twice(
     hits = mixed_hits(wall_clock_ms())
     recording = Recording(store, delay=0.2)
     fold = folder(recording, interval_ms=10)
-    fold.add("stopped", hits[:5])
+    await fold.add("stopped", hits[:5])
     while not fold._writing.locked():  # the write has started
         await asyncio.sleep(0.005)
-    fold.add("stopped", hits[5:])  # arrives while the first write is in flight
+    await fold.add("stopped", hits[5:])  # arrives while the first write is in flight
     await fold.stop()
     assert recording.writes == [("stopped", 5), ("stopped", len(hits) - 5)]
     await direct(store, "direct", [hits[:5], hits[5:]])
@@ -169,6 +169,24 @@ async def test_a_hit_the_script_would_refuse_fails_when_added_and_nothing_is_que
     good = mixed_hits(wall_clock_ms())[0]
     bad = StatHit("/a\tb", "", False, True, False, good.at, {}, "")
     with pytest.raises(InvalidInput):
-        fold.add("ns", [good, bad])
+        await fold.add("ns", [good, bad])
     assert fold.pending == 0
     await fold.stop()
+
+
+async def test_ingest_waits_for_a_writer_that_falls_behind_and_nothing_is_dropped(
+    store: Store,
+) -> None:
+    """Hits arrive every 10 ms, each sealing a segment; a write takes 50 ms. Without waiting
+    the backlog would grow by four segments a write; callers help write instead."""
+    recording = Recording(store, delay=0.05)
+    fold = folder(recording, interval_ms=20, max_paths=1)
+    hits = [hit for hit in mixed_hits(wall_clock_ms()) if not hit.bot] * 3
+    peak = 0
+    for hit in hits:
+        await fold.add("slow", [hit])
+        peak = max(peak, fold.pending)
+        await asyncio.sleep(0.01)
+    assert fold.dropped == 0 and peak <= 8, peak
+    await fold.stop()
+    assert sum(n for _, n in recording.writes) == len(hits) and fold.dropped == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import httpx
 import pytest
 
 from tests.load.conftest import counter_load
@@ -25,3 +26,17 @@ def test_wrk_drives_hits_and_batches(real_server: tuple[str, str]) -> None:
                        "-c", "2", "--namespace", "wrk-batch")  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     assert "wrk: POST /api/v0/count x20 hits" in run.stdout and "errors    0" in run.stdout
+
+
+def test_wrk_draws_zipf_keys_as_the_builtin_generator_does(real_server: tuple[str, str]) -> None:
+    url, _ = real_server
+    run = counter_load(url, "--tool", "wrk", "-d", "1", "-c", "4", "--keys", "50", "--zipf",
+                       "1.2", "--namespace", "wrk-zipf")  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+
+    def value(key: str) -> int:
+        reply = httpx.get(f"{url}/get/wrk-zipf/{key}")
+        return int(reply.json()["value"]) if reply.status_code == 200 else 0
+
+    first, tenth = value("key1"), value("key10")
+    assert first > 5 * tenth > 0  # rank 10 is 10**1.2 ≈ 16 times rarer than rank 1
