@@ -81,6 +81,7 @@ def create_app(
         metrics = Metrics()
         runtime.script_observer = metrics.record_script
         api.exporter.on_running = metrics.export_running
+        metrics.watch_site_stats(runtime.site_stats)
         if runtime.settings.public_ip_limit:  # it may answer first: measure from outside
             middleware.insert(0, Middleware(MetricsMiddleware, metrics=metrics))
         else:  # the hot path times its own answers; everything else is measured at the

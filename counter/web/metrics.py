@@ -32,6 +32,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from counter.engine.statfold import SiteStatsFolder
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Seconds: the hot path answers in well under a millisecond; exports and snapshots take long.
 _HTTP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
@@ -92,6 +94,16 @@ class Metrics:
         self.exports_started = Counter(
             "counter_export_jobs_started", "Export jobs started", registry=registry
         )
+        self.site_stats_pending = Gauge(
+            "counter_site_stats_pending_hits", "Hits whose site statistics are folded in a "
+            "worker, not yet written to Redis", multiprocess_mode="livesum", registry=registry,
+        )  # fmt: skip
+        self.site_stats_dropped = Counter(
+            "counter_site_stats_dropped_hits", "Hits whose site statistics were dropped: Redis "
+            "refused them too long, or at shutdown", registry=registry,
+        )  # fmt: skip
+        self._site_stats: SiteStatsFolder | None = None
+        self._site_stats_dropped = 0
         # Per-request bookkeeping is plain dict arithmetic; the prometheus_client values
         # (a lock and an mmap write each, in multiprocess mode) are written once a second.
         self._requests: dict[tuple[str, str, int], int] = {}
@@ -135,6 +147,12 @@ class Metrics:
                 self.hits.labels(name).inc(calls)
         redis, self._redis = self._redis, _tally(_REDIS_BUCKETS)
         _add(self.redis_latency, redis)
+        if self._site_stats is not None:
+            self.site_stats_pending.set(self._site_stats.pending)
+            dropped = self._site_stats.dropped
+            if dropped > self._site_stats_dropped:
+                self.site_stats_dropped.inc(dropped - self._site_stats_dropped)
+                self._site_stats_dropped = dropped
 
     def _start_flushing(self) -> None:
         self._flusher = asyncio.get_running_loop().create_task(self._flush_forever())
@@ -152,6 +170,10 @@ class Metrics:
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
         self.flush()
+
+    def watch_site_stats(self, folder: SiteStatsFolder) -> None:
+        """Report the folder's pending and dropped hits at every flush (and scrape)."""
+        self._site_stats = folder
 
     def export_running(self, delta: int) -> None:
         """The Exporter's ``on_running``."""

@@ -155,3 +155,23 @@ async def test_with_the_per_ip_limit_the_middleware_records_the_hot_path(
 async def test_scripts_load_and_are_found_on_every_backend(store: Store) -> None:
     await store.load_scripts()  # on a cluster: into every primary
     assert await store.scripts_loaded()
+
+
+async def test_metrics_show_site_statistics_pending_and_dropped(
+    settings: Settings, store: Store
+) -> None:
+    app = create_app(settings.with_changes(metrics=True, site_stats_flush_ms=1000))
+    async with lifespan(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            headers = bearer(await new_token(store, perms="count"))
+            body = {"no_sessions": True, "hits": [{"path": "/one"}, {"path": "/two"}]}
+            assert (await http.post("/api/v0/count", headers=headers, json=body)).status_code == 202
+            scrape = samples((await http.get("/metrics")).text)
+            assert scrape[("counter_site_stats_pending_hits", ())] == 2  # folded, not written
+            assert scrape[("counter_site_stats_dropped_hits_total", ())] == 0
+            await app.state.counter_runtime.settled_store("site.com")
+            app.state.counter_runtime.site_stats.dropped = 3  # as after a long outage
+            scrape = samples((await http.get("/metrics")).text)
+            assert scrape[("counter_site_stats_pending_hits", ())] == 0
+            assert scrape[("counter_site_stats_dropped_hits_total", ())] == 3
