@@ -110,7 +110,7 @@ def test_comparison(embedded_redis: RedisProcess) -> None:
         "--workers",
         "1",
         "--configs",
-        "redis-p1,naive,granian,batch",
+        "redis-p1,naive,granian,batch,batch-zipf",
     )
     assert_versions(output)
     table = [line for line in output.splitlines() if line.startswith("| ")]
@@ -119,6 +119,7 @@ def test_comparison(embedded_redis: RedisProcess) -> None:
         "naive: Starlette + redis-py, hypercorn x1",
         "counter serve /hit, granian x1",
         "counter serve POST /api/v0/count x100 hits, granian x1 (hits/s)",
+        "counter serve POST /api/v0/count x100 hits, granian x1 (hits/s), Zipf 1 paths",
     ]
     if shutil.which("redis-benchmark"):
         expected.insert(0, "redis-benchmark EVALSHA hit, P=1")
@@ -231,3 +232,11 @@ def test_goatcounter_benchmark(embedded_redis: RedisProcess) -> None:
     )
     assert batched == ["count_hits", "log_hits", "record_stats", "all three"] * 2, output
     assert "B per path-day" in output and output.count(" ms\n") >= 6
+
+
+def test_ingest_floor_benchmark(embedded_redis: RedisProcess) -> None:
+    assert shutil.which("redis-benchmark"), "apt-get install redis-tools"
+    output = run_bench("bench.ingest_floor", "--redis-url", embedded_redis.url, "--calls", "8")
+    rows = re.findall(r"^\| (minimal|shipped|lean)[^|]*\|( [\d.]+ \|){4}$", output, re.M)
+    assert [kind for kind, _ in rows] == ["minimal"] + ["shipped"] * 3 + ["lean"] * 2, output
+    assert len(re.findall(r"^count_hits \+ .*x \(CPU\) the minimal script$", output, re.M)) == 2
