@@ -14,10 +14,10 @@ only, and exports (read from the log) lose nothing.
 - Sealed segments are written one at a time, oldest first, so a site's paths are created and
   its capped rankings admit newcomers in the order of their first hit, exactly as when every
   batch was written before its answer.
-- Ingest cannot outrun the writes: when the oldest sealed segment has waited longer than
-  the interval, the next ``add`` writes with the writer before it returns (its request
-  answers later), so statistics lag at most about two intervals and nothing is dropped
-  for load alone.
+- Ingest cannot outrun the writes: while the oldest sealed segment has waited longer than
+  the interval, every ``add`` writes one segment with the writer before it returns (its
+  request answers later), so statistics lag at most about two intervals and nothing is
+  dropped for load alone.
 - A write that fails for want of Redis is retried at the next tick; past ``max_pending``
   waiting hits the oldest segments are dropped and logged, so an outage cannot exhaust memory.
 - ``settle(namespace)`` writes a site's pending hits now: this process reads its own writes.
@@ -146,7 +146,8 @@ class SiteStatsFolder:
         self, *, raise_errors: bool, only: str | None = None, behind_only: bool = False
     ) -> None:
         """Write sealed segments oldest first: all, or up to the last of ``only``'s site, or
-        (``behind_only``) while the oldest was sealed more than an interval ago."""
+        (``behind_only``) the oldest if it was sealed more than an interval ago: one each, so
+        the callers that help share the catch-up instead of one of them doing it all."""
         async with self._writing:
             while self._sealed:
                 if only is not None and not any(s.namespace == only for s in self._sealed):
@@ -167,6 +168,8 @@ class SiteStatsFolder:
                     self.dropped += len(segment.hits)
                 self._sealed.popleft()
                 self._pending -= len(segment.hits)
+                if behind_only:
+                    return
 
     def _start(self) -> None:
         loop = asyncio.get_running_loop()
