@@ -72,6 +72,7 @@ class SiteStatsFolder:
         self._open: dict[str, _Segment] = {}
         self._sealed: deque[_Segment] = deque()
         self._pending = 0  # hits in _open and _sealed
+        self._in_flight: _Segment | None = None  # the sealed segment being written
         self._writing = asyncio.Lock()  # one write at a time keeps each site's order
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -135,8 +136,13 @@ class SiteStatsFolder:
                 self._wake.set()
 
     def _trim(self) -> None:
-        while self._pending > self._max_pending and self._sealed:
-            lost = self._sealed.popleft()
+        while self._pending > self._max_pending:
+            # The segment being written stays: its write may be applied (and then removed).
+            at = 1 if self._sealed and self._sealed[0] is self._in_flight else 0
+            if len(self._sealed) <= at:
+                return
+            lost = self._sealed[at]
+            del self._sealed[at]
             self._pending -= len(lost.hits)
             self.dropped += len(lost.hits)
             log.error("site statistics of %d hits of %r dropped: Redis has refused them for "
@@ -154,7 +160,7 @@ class SiteStatsFolder:
                     return
                 if behind_only and not self._behind():
                     return
-                segment = self._sealed[0]
+                segment = self._in_flight = self._sealed[0]
                 try:
                     store = await self._store()
                     await store.record_site_stats(segment.namespace, segment.hits, self.limits)
@@ -166,6 +172,8 @@ class SiteStatsFolder:
                     log.exception("site statistics of %d hits of %r refused",
                                   len(segment.hits), segment.namespace)  # fmt: skip
                     self.dropped += len(segment.hits)
+                finally:
+                    self._in_flight = None
                 self._sealed.popleft()
                 self._pending -= len(segment.hits)
                 if behind_only:

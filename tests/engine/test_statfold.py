@@ -190,3 +190,23 @@ async def test_ingest_waits_for_a_writer_that_falls_behind_and_nothing_is_droppe
     assert fold.dropped == 0 and peak <= 8, peak
     await fold.stop()
     assert sum(n for _, n in recording.writes) == len(hits) and fold.dropped == 0
+
+
+async def test_trimming_spares_the_segment_being_written_and_every_hit_is_accounted_for(
+    store: Store,
+) -> None:
+    """Past ``max_pending`` the oldest waiting segments go, but not the one in flight: its
+    write may be applied, and removing it would make the next one look written."""
+    hits = [hit for hit in mixed_hits(wall_clock_ms()) if not hit.bot]
+    recording = Recording(store, delay=0.2)
+    fold = folder(recording, max_paths=1, max_pending=3)
+    await fold.add("ns", hits[:3])  # /a /a, then /b: the /a segment is sealed and written
+    while not fold._writing.locked():
+        await asyncio.sleep(0.005)
+    for hit in hits[3:]:  # each new path seals a segment, past three waiting hits
+        await fold.add("ns", [hit])
+    assert fold.dropped > 0
+    await fold.stop()
+    assert recording.writes[0] == ("ns", 2)
+    assert sum(n for _, n in recording.writes) + fold.dropped == len(hits)
+    assert fold.pending == 0
