@@ -15,9 +15,9 @@ only, and exports (read from the log) lose nothing.
   its capped rankings admit newcomers in the order of their first hit, exactly as when every
   batch was written before its answer.
 - Ingest cannot outrun the writes: while the oldest sealed segment has waited longer than
-  the interval, every ``add`` writes one segment with the writer before it returns (its
-  request answers later), so statistics lag at most about two intervals and nothing is
-  dropped for load alone.
+  the interval, ``add`` waits for the writer before it returns (its request answers later),
+  so statistics lag at most about two intervals and nothing is dropped for load alone. A
+  writer that gets nothing written for two intervals (Redis refusing) stops the waiting.
 - A write that fails for want of Redis is retried at the next tick; past ``max_pending``
   waiting hits the oldest segments are dropped and logged, so an outage cannot exhaust memory.
 - ``settle(namespace)`` writes a site's pending hits now: this process reads its own writes.
@@ -74,6 +74,7 @@ class SiteStatsFolder:
         self._pending = 0  # hits in _open and _sealed
         self._in_flight: _Segment | None = None  # the sealed segment being written
         self._writing = asyncio.Lock()  # one write at a time keeps each site's order
+        self._written = asyncio.Event()  # set (and replaced) after every segment written
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -87,7 +88,7 @@ class SiteStatsFolder:
     async def add(self, namespace: str, hits: Sequence[StatHit]) -> None:
         """Queue hits (checked now, so a hit the script would refuse fails its request).
 
-        When the writer is more than an interval behind, the caller helps it write before
+        When the writer is more than an interval behind, the caller waits for it before
         returning: ingest cannot outrun what Redis takes, and the lag stays bounded."""
         for hit in hits:
             StatBatch.check(hit)
@@ -107,10 +108,14 @@ class SiteStatsFolder:
             if len(segment.hits) >= self._max_hits:
                 self._seal(namespace)
         self._trim()
-        if self._behind():
-            # Redis refusing the writes is the writer's to retry, not this caller's error.
-            with contextlib.suppress(StoreUnavailable, StoreError):
-                await self._write_sealed(raise_errors=True, behind_only=True)
+        while self._behind():  # wait for the writer, as long as it gets somewhere
+            written = self._written
+            if self._wake is not None:
+                self._wake.set()
+            try:
+                await asyncio.wait_for(written.wait(), 2 * self._interval)
+            except TimeoutError:
+                return  # nothing written for two intervals: Redis refuses; the bound holds
 
     def _behind(self) -> bool:
         assert self._loop is not None
@@ -148,17 +153,11 @@ class SiteStatsFolder:
             log.error("site statistics of %d hits of %r dropped: Redis has refused them for "
                       "too long", len(lost.hits), lost.namespace)  # fmt: skip
 
-    async def _write_sealed(
-        self, *, raise_errors: bool, only: str | None = None, behind_only: bool = False
-    ) -> None:
-        """Write sealed segments oldest first: all, or up to the last of ``only``'s site, or
-        (``behind_only``) the oldest if it was sealed more than an interval ago: one each, so
-        the callers that help share the catch-up instead of one of them doing it all."""
+    async def _write_sealed(self, *, raise_errors: bool, only: str | None = None) -> None:
+        """Write sealed segments oldest first: all, or up to the last of ``only``'s site."""
         async with self._writing:
             while self._sealed:
                 if only is not None and not any(s.namespace == only for s in self._sealed):
-                    return
-                if behind_only and not self._behind():
                     return
                 segment = self._in_flight = self._sealed[0]
                 try:
@@ -176,14 +175,14 @@ class SiteStatsFolder:
                     self._in_flight = None
                 self._sealed.popleft()
                 self._pending -= len(segment.hits)
-                if behind_only:
-                    return
+                self._written.set()  # wakes the callers waiting for the writer
+                self._written = asyncio.Event()
 
     def _start(self) -> None:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a new event loop (tests): nothing of the old one is kept
             self._loop, self._task = loop, None
-            self._writing = asyncio.Lock()
+            self._writing, self._written = asyncio.Lock(), asyncio.Event()
         if self._task is None or self._task.done():
             self._wake = asyncio.Event()
             self._stopping = False

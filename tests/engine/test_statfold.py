@@ -210,3 +210,18 @@ async def test_trimming_spares_the_segment_being_written_and_every_hit_is_accoun
     assert recording.writes[0] == ("ns", 2)
     assert sum(n for _, n in recording.writes) + fold.dropped == len(hits)
     assert fold.pending == 0
+
+
+async def test_callers_stop_waiting_for_a_writer_that_redis_refuses(store: Store) -> None:
+    recording = Recording(store, fail=10**6)
+    fold = folder(recording, interval_ms=20, max_paths=1)
+    hits = [hit for hit in mixed_hits(wall_clock_ms()) if not hit.bot]
+    await fold.add("ns", hits[:3])  # /a /a sealed by /b
+    await asyncio.sleep(0.05)  # the writer is behind now: its writes fail
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await fold.add("ns", hits[3:4])
+    assert 0.035 <= loop.time() - started < 1  # it waited two intervals, then gave up
+    assert fold.pending == 4 and recording.writes == []
+    await fold.stop()
+    assert fold.dropped == 4
