@@ -41,8 +41,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import load, nginx, redis_cost
-from bench.env import free_port, header, redis_for_bench, serve_argv, start_http
-from counter.settings import Settings
+from bench.env import (
+    free_port,
+    header,
+    redis_for_bench,
+    serve_argv,
+    site_stats_settle_s,
+    start_http,
+)
 
 
 @dataclass(frozen=True)
@@ -177,7 +183,7 @@ def batch_ingest(options: Options, hits: int = 100, zipf: float = 0.0, fold: boo
     if not fold:  # the lever: each batch's statistics written before its answer
         env["COUNTER_SITE_STATS_FLUSH_MS"] = "0"
         label += ", statistics not folded"
-    settle = SITE_STATS_FLUSH_S + 0.5
+    settle = site_stats_settle_s()
     return http_row(label, argv, env, options, port=port, batch=hits, zipf=zipf, settle_s=settle)
 
 
@@ -234,8 +240,6 @@ def hot_key(options: Options) -> Row:
     row = counter_serve(dataclasses.replace(options, keys=1), "granian")
     return dataclasses.replace(row, name=f"{row.name}, one hot key")
 
-
-SITE_STATS_FLUSH_S = Settings().site_stats_flush_ms / 1000  # the servers run the default
 
 CONFIGS: dict[str, Callable[[Options], Row | None]] = {
     "redis-p1": lambda o: redis_limit(o, 1),

@@ -170,6 +170,15 @@ def serve_argv(port: int, *options: str) -> list[str]:
     return [sys.executable, "-m", "counter.cli", "serve", "--port", str(port), *options]
 
 
+def site_stats_settle_s() -> float:
+    """How long a server started by ``serve_argv`` (the default flush interval) takes to
+    write the site statistics it folded: a Redis window around its load waits this long at
+    both ends, so the statistics of the window's answers are counted in it."""
+    from counter.settings import Settings
+
+    return Settings().site_stats_flush_ms / 1000 + 0.5
+
+
 def start_http(argv: Sequence[str], env: dict[str, str], base_url: str) -> Child:
     child = Child(argv, env).start()
 

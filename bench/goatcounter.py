@@ -28,7 +28,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from redis.asyncio import Redis
 
-from bench.env import free_port, header, redis_for_bench, serve_argv, start_http
+from bench.env import (
+    free_port,
+    header,
+    redis_for_bench,
+    serve_argv,
+    site_stats_settle_s,
+    start_http,
+)
 from bench.load import Target, run
 from bench.redis_cost import Usage
 from counter import Settings, create_app, lifespan
@@ -263,8 +270,8 @@ def throughput(url: str, duration: float, connections: int) -> None:
             ),
             "/count?p=/key<n> (session in Redis)": Target(base, "site", "bench/count?p=", 10_000),
         }
-        settle = Settings().site_stats_flush_ms / 1000 + 0.5  # statistics written after
-        for name, target in targets.items():  # the answers are counted in their own row
+        settle = site_stats_settle_s()  # statistics written after the answers count in the row
+        for name, target in targets.items():
             time.sleep(settle)
             before = Usage.read(url)
             result = run(target, duration=duration, connections=connections)

@@ -22,6 +22,7 @@ only, and exports (read from the log) lose nothing.
   waiting hits the oldest segments are dropped and logged, so an outage cannot exhaust memory.
 - ``settle(namespace)`` writes a site's pending hits now: this process reads its own writes.
   Another process sees them at most an interval (plus one write) later. ``stop`` writes all.
+- An interval of 0 folds nothing: ``add`` writes the hits before its caller answers.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class SiteStatsFolder:
         max_pending: int = MAX_PENDING,
     ) -> None:
         self._store = store
-        self.limits = limits
+        self._limits = limits
         self._interval = interval_ms / 1000
         self._max_paths, self._max_hits, self._max_pending = max_paths, max_hits, max_pending
         self._open: dict[str, _Segment] = {}
@@ -89,7 +90,11 @@ class SiteStatsFolder:
         """Queue hits (checked now, so a hit the script would refuse fails its request).
 
         When the writer is more than an interval behind, the caller waits for it before
-        returning: ingest cannot outrun what Redis takes, and the lag stays bounded."""
+        returning: ingest cannot outrun what Redis takes, and the lag stays bounded.
+        With an interval of 0 the hits are written now, before the caller answers."""
+        if not self._interval:
+            await (await self._store()).record_site_stats(namespace, hits, self._limits)
+            return
         for hit in hits:
             StatBatch.check(hit)
         self._start()
@@ -124,12 +129,15 @@ class SiteStatsFolder:
     async def settle(self, namespace: str | None = None) -> None:
         """Write the pending hits of ``namespace`` (every site's when None) before returning."""
         if namespace is None:
-            for name in list(self._open):
-                self._seal(name)
+            self._seal_all()
         elif namespace in self._open:
             self._seal(namespace)
         if any(namespace is None or s.namespace == namespace for s in self._sealed):
             await self._write_sealed(raise_errors=True, only=namespace)
+
+    def _seal_all(self) -> None:
+        for namespace in list(self._open):
+            self._seal(namespace)
 
     def _seal(self, namespace: str) -> None:
         segment = self._open.pop(namespace, None)
@@ -162,7 +170,7 @@ class SiteStatsFolder:
                 segment = self._in_flight = self._sealed[0]
                 try:
                     store = await self._store()
-                    await store.record_site_stats(segment.namespace, segment.hits, self.limits)
+                    await store.record_site_stats(segment.namespace, segment.hits, self._limits)
                 except (StoreUnavailable, StoreError):
                     if raise_errors:
                         raise
@@ -197,8 +205,7 @@ class SiteStatsFolder:
                 await asyncio.wait_for(wake.wait(), max(0.0, due - loop.time()))
             wake.clear()
             if loop.time() >= due:  # the interval ticked: every open segment is due
-                for name in list(self._open):
-                    self._seal(name)
+                self._seal_all()
                 due = loop.time() + self._interval
             await self._write_sealed(raise_errors=False)
 
@@ -214,10 +221,8 @@ class SiteStatsFolder:
             self._wake.set()
             with contextlib.suppress(Exception):
                 await task
-        for name in list(self._open):
-            self._seal(name)
         try:
-            await self._write_sealed(raise_errors=True)
+            await self.settle()
         except (StoreUnavailable, StoreError):
             lost = sum(len(segment.hits) for segment in self._sealed)
             log.exception("site statistics of %d hits not written at shutdown", lost)

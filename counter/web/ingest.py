@@ -96,7 +96,7 @@ class Ingest:
         languages: Mapping[int, str] | None = None,
     ) -> list[int]:
         """Store ``hits`` (index -> hit); refusals go into ``errors``. The indexes stored."""
-        store, settings = await self.runtime.store(), self.runtime.settings
+        store = await self.runtime.store()
         hits = {index: _with_bot(hit) for index, hit in hits.items()}
         people = {index: hit for index, hit in hits.items() if not hit.bot}
         counted = await self._count_into_counters(store, namespace, people, errors, now)
@@ -111,10 +111,8 @@ class Ingest:
             stat_hit(hits[i], visit=visit, language=languages.get(i, ""))
             for i, visit in zip(counted, visits, strict=True)
         ]
-        if settings.site_stats_flush_ms:  # folded with the site's other hits of the moment
-            await self.runtime.site_stats.add(namespace, stats)
-        else:
-            await store.record_site_stats(namespace, stats, self.runtime.site_stats.limits)
+        # Folded with the site's other hits of the moment, or written now (flush interval 0).
+        await self.runtime.site_stats.add(namespace, stats)
         if namespace not in self._known_sites:  # the sites list; once per process and site
             await store.add_site(namespace)
             self._known_sites.add(namespace)

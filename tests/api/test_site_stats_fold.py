@@ -4,6 +4,7 @@ pending, and 0 writes each batch before the answer; counters and the log are nev
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from counter import Settings, Store
@@ -12,12 +13,17 @@ from tests.apikit import api_client, bearer, new_token
 HITS = {"no_sessions": True, "hits": [{"path": "/one"}, {"path": "/two"}, {"path": "/one"}]}
 
 
+async def count(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    """POST the three hits; every one is accepted."""
+    assert (await http.post("/api/v0/count", headers=headers, json=HITS)).status_code == 202
+
+
 async def test_the_stats_api_sees_every_hit_this_process_answered(
     settings: Settings, store: Store
 ) -> None:
     headers = bearer(await new_token(store, perms="count,stats"))
     async with api_client(settings.with_changes(site_stats_flush_ms=1000)) as http:
-        assert (await http.post("/api/v0/count", headers=headers, json=HITS)).status_code == 202
+        await count(http, headers)
         assert await store.get("site.com", "one") == 2  # counters: stored before the answer
         runtime = http.app.state.counter_runtime  # type: ignore[attr-defined]
         assert runtime.site_stats.pending == 3  # statistics: folded, not yet written
@@ -35,7 +41,7 @@ async def test_a_graceful_stop_writes_the_pending_statistics(
 ) -> None:
     headers = bearer(await new_token(store, perms="count"))
     async with api_client(settings.with_changes(site_stats_flush_ms=1000)) as http:
-        assert (await http.post("/api/v0/count", headers=headers, json=HITS)).status_code == 202
+        await count(http, headers)
     meta = await store.site_meta("site.com")
     assert (meta["visits"], meta["pageviews"]) == ("3", "3")
 
@@ -43,7 +49,7 @@ async def test_a_graceful_stop_writes_the_pending_statistics(
 async def test_zero_writes_each_batch_before_its_answer(settings: Settings, store: Store) -> None:
     headers = bearer(await new_token(store, perms="count"))
     async with api_client(settings.with_changes(site_stats_flush_ms=0)) as http:
-        assert (await http.post("/api/v0/count", headers=headers, json=HITS)).status_code == 202
+        await count(http, headers)
         assert http.app.state.counter_runtime.site_stats.pending == 0  # type: ignore[attr-defined]
         meta = await store.site_meta("site.com")
         assert (meta["visits"], meta["pageviews"]) == ("3", "3")

@@ -5,7 +5,7 @@ once when a reader asks, in bounded calls, in order, once each, and at a gracefu
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -54,6 +54,15 @@ async def direct(store: Store, namespace: str, batches: list[list[StatHit]]) -> 
         await store.record_site_stats(namespace, batch, LIMITS)
 
 
+async def eventually(done: Callable[[], object], timeout: float = 5) -> float:
+    """Poll ``done()`` until it is truthy or ``timeout`` passes; the seconds it took."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while not done() and loop.time() - started < timeout:
+        await asyncio.sleep(0.01)
+    return loop.time() - started
+
+
 def batches_of(hits: list[StatHit], size: int) -> list[list[StatHit]]:
     return [hits[i : i + size] for i in range(0, len(hits), size)]
 
@@ -85,11 +94,8 @@ async def test_pending_hits_are_written_within_the_interval(store: Store, redis:
     recording = Recording(store)
     fold = folder(recording, interval_ms=50)
     await fold.add("soon", mixed_hits(wall_clock_ms())[:4])
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    while not recording.writes and loop.time() - started < 5:
-        await asyncio.sleep(0.01)
-    assert recording.writes == [("soon", 4)] and loop.time() - started < 1
+    took = await eventually(lambda: recording.writes)
+    assert recording.writes == [("soon", 4)] and took < 1
     assert (await store.site_meta("soon")).get("visits") == "3"  # /a, /a, /b (no visit), /a
     await fold.stop()
 
@@ -114,10 +120,7 @@ async def test_a_write_that_finds_no_redis_is_retried_once_and_counted_once(
     recording = Recording(store, fail=2)
     fold = folder(recording, interval_ms=20)
     await fold.add("retried", hits)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    while fold.pending and loop.time() - started < 5:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: not fold.pending)
     assert recording.writes == [("retried", len(hits))] and recording.fail == 0
     await direct(store, "direct", [hits])
     assert await dump(redis, store, "retried") == await dump(redis, store, "direct")
